@@ -1,0 +1,1 @@
+"""nexasync: bidirectional lead sync between NexaDesk and a CRM."""

@@ -1,0 +1,198 @@
+"""What every emulator shares: a threaded HTTP(S) server on loopback, a request
+counter, and fault injection.
+
+An emulator subclasses :class:`Emulator` and implements :meth:`Emulator.handle`;
+this module runs it, counts each request by kind, and applies the faults a test
+queued (latency, 429, 5xx, a write that succeeds but answers 5xx, a pause that
+holds a request so a test can kill the client at an exact point).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trustme
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+
+@dataclass
+class Fault:
+    """One queued fault: applies to the next ``times`` requests that match."""
+
+    kind: str  # "429" | "500" | "503" | "ambiguous" | "hang"
+    times: int = 1
+    #: Only requests whose kind (see Emulator.classify) or method starts with this.
+    match: str | None = None
+    retry_after: float | None = 1
+    #: For "hang": held until released or this many seconds pass.
+    seconds: float = 30.0
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0
+    queue: list[Fault] = field(default_factory=list)
+    #: Answer the request numbered ``pause_at`` (1-based, counted from reset) only once
+    #: :meth:`release` is called; a test kills the client meanwhile.
+    pause_at: int | None = None
+    _released: threading.Event = field(default_factory=threading.Event)
+    paused: threading.Event = field(default_factory=threading.Event)
+
+    def add(self, kind: str, times: int = 1, **kw: Any) -> None:
+        self.queue.append(Fault(kind, times, **kw))
+
+    def release(self) -> None:
+        self._released.set()
+
+    def clear(self) -> None:
+        self.queue.clear()
+        self.latency = 0.0
+        self.pause_at = None
+        self._released.set()
+
+    def take(self, kind: str, method: str) -> Fault | None:
+        for fault in self.queue:
+            if fault.match and not (kind.startswith(fault.match) or method == fault.match):
+                continue
+            fault.times -= 1
+            if fault.times <= 0:
+                self.queue.remove(fault)
+            return fault
+        return None
+
+
+class Emulator:
+    """Base of the emulators: routing is the subclass's; counting and faults are here."""
+
+    name = "emulator"
+
+    def __init__(self) -> None:
+        self.faults = Faults()
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.RLock()
+        self._seq = 0
+
+    # -- to implement -------------------------------------------------------------
+    def classify(self, request: Request) -> str:
+        """A short kind for the counter and fault matching, e.g. 'list', 'create'."""
+        return f"{request.method} {request.path}"
+
+    def is_write(self, kind: str, request: Request) -> bool:
+        return request.method in ("POST", "PATCH", "PUT", "DELETE")
+
+    def handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def error_response(self, status: int, message: str, retry_after: float | None) -> Response:
+        headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+        return json_response({"success": False, "error": message}, status, headers)
+
+    # -- shared -------------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self._seq = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        kind = self.classify(request)
+        with self._lock:
+            self.counts[kind] += 1
+            self._seq += 1
+            seq = self._seq
+            fault = self.faults.take(kind, request.method)
+        if self.faults.pause_at is not None and seq == self.faults.pause_at:
+            self.faults.paused.set()
+            self.faults._released.wait(60)
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        response = self._respond(request, kind, fault)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request, kind: str, fault: Fault | None) -> Response:
+        if fault is not None:
+            if fault.kind == "hang":
+                time.sleep(fault.seconds)
+            elif fault.kind == "ambiguous":
+                # The write happens; the client only hears that it failed.
+                with self._lock:
+                    self.handle(request)
+                return self.error_response(500, "internal error", None)
+            else:
+                status = int(fault.kind)
+                retry = fault.retry_after if status == 429 else None
+                return self.error_response(status, "injected fault", retry)
+        with self._lock:
+            return self.handle(request)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+class TestCA:
+    """A throw-away certificate authority for the HTTPS emulators (simple-salesforce
+    only speaks https). ``ca_bundle`` is the PEM file clients are told to trust."""
+
+    def __init__(self, directory: Path) -> None:
+        self._ca = trustme.CA()
+        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.ca_bundle = directory / "sandbox-ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_bundle))
+
+    def server_context(self) -> Any:
+        import ssl
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._cert.configure_cert(ctx)
+        return ctx
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class ServerThread:
+    """Serve an emulator on 127.0.0.1 in a daemon thread; ``port=0`` picks a free port."""
+
+    def __init__(self, app: Emulator, port: int = 0, ca: TestCA | None = None) -> None:
+        self.app = app
+        ctx = ca.server_context() if ca else None
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True, ssl_context=ctx, request_handler=_QuietHandler
+        )
+        self.port = self._server.server_port
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"{app.name}-server", daemon=True
+        )
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.app.faults.release()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
