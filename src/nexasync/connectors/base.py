@@ -86,6 +86,11 @@ class KnownIds(Protocol):
 
     def __contains__(self, item: object) -> bool: ...
 
+    def base(self, id: str) -> Lead | None:
+        """The fields this side held for ``id`` at the last sync (None when unknown):
+        lets a connector confirm a deletion with a targeted search."""
+        ...
+
 
 class Pull:
     """A pull in progress: iterate :attr:`records`; afterwards :attr:`cursor` is set.
