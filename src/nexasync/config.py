@@ -163,6 +163,15 @@ DEFAULT_SF_STAGE_MAP: dict[str, str] = {
 }
 
 
+#: Lead Status -> NexaDesk stage, for the way back.
+DEFAULT_SF_STAGE_MAP_BACK: dict[str, str] = {
+    "Open - Not Contacted": "new",
+    "Working - Contacted": "contacted",
+    "Closed - Converted": "converted",
+    "Closed - Not Converted": "lost",
+}
+
+
 class SalesforceConfig(HttpOptions):
     type: Literal["salesforce"] = "salesforce"
     #: Set for session auth, or to skip the instance discovery of a login.
@@ -186,7 +195,8 @@ class SalesforceConfig(HttpOptions):
     fields: dict[str, str | None] = Field(default_factory=lambda: dict(DEFAULT_SF_FIELDS))
     stage_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SF_STAGE_MAP))
     #: Lead Status -> NexaDesk stage for the way back; derived from stage_map when omitted
-    #: (the first NexaDesk stage that maps onto each status).
+    #: (the standard statuses go back to new/contacted/converted/lost, any other status to
+    #: the first NexaDesk stage that maps onto it).
     stage_map_back: dict[str, str] | None = None
     #: NexaDesk rep id -> Salesforce user id.
     rep_map: dict[str, str] = Field(default_factory=dict)
@@ -220,7 +230,10 @@ class SalesforceConfig(HttpOptions):
     def _back(self) -> SalesforceConfig:
         back: dict[str, str] = {}
         for stage, status in self.stage_map.items():
-            back.setdefault(status, stage)
+            default = DEFAULT_SF_STAGE_MAP_BACK.get(status)
+            back.setdefault(
+                status, default if self.stage_map.get(default or "") == status else stage
+            )
         for status, stage in (self.stage_map_back or {}).items():
             if stage not in STAGES:
                 raise ValueError(f"stage_map_back.{status}: {stage!r} is not a NexaDesk stage")

@@ -1,0 +1,203 @@
+"""One sync cycle of one pair: recover, pull both sides, reconcile, execute, record.
+
+The cursors are stored last, after every write's outcome is in the store: a cycle
+killed at any point reads the same changes again next time, and the links saved
+so far make those re-reads no-ops (their versions match, or their values agree).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+
+from nexasync.config import PairConfig
+from nexasync.connectors.base import Connector, Pull, Record
+from nexasync.engine.execute import Executor, Summary
+from nexasync.engine.plan import SIDES, Plan, Side, other
+from nexasync.engine.reconcile import Policy, reconcile
+from nexasync.engine.recover import recover_intents
+from nexasync.lead import norm_email
+from nexasync.store.store import Link, StateStore
+
+REPS_CURSOR = "reps"
+
+
+@dataclass
+class CycleResult:
+    pair: str
+    run_id: str
+    plan: Plan
+    summary: Summary | None
+    status: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def policy_for(config: PairConfig, connectors: Mapping[Side, Connector]) -> Policy:
+    return Policy(
+        rule_of=config.rule,
+        delete_policy={
+            "nexadesk": config.deletes.nexadesk_to_crm,
+            "crm": config.deletes.crm_to_nexadesk,
+        },
+        max_delete_ratio=config.deletes.max_ratio,
+        max_unguarded_deletes=config.deletes.max_unguarded,
+        project={s: connectors[s].project for s in SIDES},
+    )
+
+
+def _collect(pull: Pull) -> dict[str, Record]:
+    out: dict[str, Record] = {}
+    for record in pull:
+        out[record.id] = record  # a record seen twice while paginating: the later wins
+    return out
+
+
+def _drop_echoes(records: dict[str, Record], links: Mapping[str, Link], side: Side) -> None:
+    """Forget records read again at the version already synced (the overlap window,
+    our own writes coming back): they cannot carry news."""
+    for rid in [rid for rid, r in records.items() if not r.deleted and r.version]:
+        link = links.get(rid)
+        if link is None or link.pending:
+            continue
+        synced = link.nexadesk_version if side == "nexadesk" else link.crm_version
+        if synced == records[rid].version:
+            del records[rid]
+
+
+def _candidates(
+    changes: Mapping[Side, dict[str, Record]],
+    links: Mapping[Side, Mapping[str, Link]],
+    full_read: Mapping[Side, bool],
+    connectors: Mapping[Side, Connector],
+) -> dict[Side, list[Record]]:
+    """Ask each side for records that may already be the other side's new leads.
+
+    Skipped when that side was read in full this cycle (a first sync): everything it
+    holds is already in hand, and asking again would only cost requests."""
+    out: dict[Side, list[Record]] = {"nexadesk": [], "crm": []}
+    for side in SIDES:
+        there = other(side)
+        if full_read[there]:
+            continue
+        in_hand = {norm_email(r.fields.get("visitor_email")) for r in changes[there].values()}
+        wanted = [
+            r.fields
+            for r in changes[side].values()
+            if r.id not in links[side]
+            and not r.deleted
+            and r.invalid is None
+            and norm_email(r.fields.get("visitor_email")) not in in_hand
+            and norm_email(r.fields.get("visitor_email"))
+        ]
+        if wanted:
+            for found in connectors[there].match(wanted):
+                out[there].extend(found)
+    return out
+
+
+def run_cycle(
+    config: PairConfig,
+    store: StateStore,
+    connectors: Mapping[Side, Connector],
+    *,
+    dry_run: bool = False,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> CycleResult:
+    pair = config.name
+    run_id = run_id or uuid.uuid4().hex[:12]
+    now = now or datetime.now(timezone.utc)
+    log = structlog.get_logger("nexasync.cycle").bind(pair=pair, run_id=run_id)
+    if not dry_run:
+        store.start_run(pair, run_id)
+    try:
+        if not dry_run:
+            recovered = recover_intents(pair, store, connectors)
+            if recovered:
+                log.info("recovered interrupted creates", count=recovered)
+        cursors = {s: store.get_cursor(pair, s) for s in SIDES}
+        pulls: dict[Side, Pull] = {}
+        changes: dict[Side, dict[str, Record]] = {}
+        for side in SIDES:
+            if side == "crm":
+                _share_reps(pair, store, connectors, dry_run)
+            pulls[side] = connectors[side].pull(cursors[side], store.known_ids(pair, side))
+            changes[side] = _collect(pulls[side])
+            log.info(
+                "pulled", side=side, system=connectors[side].system, records=len(changes[side])
+            )
+        links = {
+            "nexadesk": store.links_by_nexadesk(pair, changes["nexadesk"]),
+            "crm": store.links_by_crm(pair, changes["crm"]),
+        }
+        for side in SIDES:
+            _drop_echoes(changes[side], links[side], side)
+        relevant: dict[int, Link] = {}
+        for side in SIDES:
+            for rid, link in links[side].items():
+                if rid in changes[side] and link.id is not None:
+                    relevant[link.id] = link
+        for link in store.pending_links(pair, now=now):
+            if link.id is not None:
+                relevant.setdefault(link.id, link)
+        full = {s: cursors[s] is None for s in SIDES}
+        candidates = _candidates(changes, links, full, connectors)
+        plan = reconcile(
+            pair,
+            changes,
+            relevant.values(),
+            candidates,
+            store.link_count(pair),
+            policy_for(config, connectors),
+        )
+        for warning in plan.warnings:
+            log.warning("guard", message=warning)
+        if dry_run:
+            return CycleResult(pair, run_id, plan, None, "dry-run")
+        summary = Executor(
+            pair, run_id, store, connectors, policy_for(config, connectors).project
+        ).run(plan)
+        for side in SIDES:
+            if pulls[side].cursor is not None:
+                store.set_cursor(pair, side, pulls[side].cursor)
+        status = "ok" if summary.failed == 0 else "partial"
+        store.finish_run(run_id, status, summary.as_dict())
+        log.info("cycle done", status=status, **_flat(summary))
+        return CycleResult(pair, run_id, plan, summary, status)
+    except Exception as exc:
+        if not dry_run:
+            store.finish_run(run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}")
+        log.error("cycle failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _share_reps(
+    pair: str, store: StateStore, connectors: Mapping[Side, Connector], dry_run: bool
+) -> None:
+    """Hand the CRM connector the NexaDesk rep directory (rep id -> email), kept in the
+    store so owners still map in a cycle that read no lead carrying a rep."""
+    known: dict[str, Any] = dict(store.get_cursor(pair, REPS_CURSOR) or {})
+    learned = getattr(connectors["nexadesk"], "rep_emails", None) or {}
+    if learned and any(known.get(k) != v for k, v in learned.items()):
+        known.update(learned)
+        if not dry_run:
+            store.set_cursor(pair, REPS_CURSOR, known)
+    setter = getattr(connectors["crm"], "set_rep_directory", None)
+    if setter is not None:
+        setter(known)
+
+
+def _flat(summary: Summary) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for direction, counts in summary.counts.items():
+        for what, n in counts.items():
+            out[f"{direction}.{what}"] = n
+    return out

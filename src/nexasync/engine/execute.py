@@ -1,0 +1,272 @@
+"""Carry out a :class:`Plan`: batched writes to both sides, a result per record, and
+the state store updated only for what succeeded.
+
+Order matters for crash safety: a create's intent is stored *before* the call and
+cleared only after its link is saved, so a kill between the two is recovered
+without a duplicate (see :mod:`.recover`). Links are saved after every batch, so
+a kill loses at most the batch in flight, which the next cycle reads again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+
+from nexasync.connectors.base import Connector, CreateItem, UpdateItem, WriteResult
+from nexasync.engine.merge import Project
+from nexasync.engine.plan import SIDES, Item, Plan, Side, Write, other
+from nexasync.engine.reconcile import READ_ONLY_KEY
+from nexasync.lead import to_json
+from nexasync.store.store import Link, LinkConflict, StateStore
+
+DIRECTION = {"crm": "nexadesk->crm", "nexadesk": "crm->nexadesk"}
+
+
+@dataclass
+class Summary:
+    """Counts per direction (named by where the writes go) and operation."""
+
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {d: Counter() for d in DIRECTION.values()}
+    )
+    invalid: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, target: Side, what: str, n: int = 1) -> None:
+        self.counts[DIRECTION[target]][what] += n
+
+    @property
+    def failed(self) -> int:
+        return sum(c["failed"] for c in self.counts.values()) + self.invalid
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "directions": {d: dict(c) for d, c in self.counts.items()},
+            "invalid": self.invalid,
+            "warnings": list(self.warnings),
+        }
+
+
+def _pending(item: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for side in SIDES:
+        seen = item.seen[side]
+        out[side] = {"deleted": True} if seen is None else {"fields": to_json(seen)}
+    return out
+
+
+class Executor:
+    def __init__(
+        self,
+        pair: str,
+        run_id: str,
+        store: StateStore,
+        connectors: Mapping[Side, Connector],
+        project: Mapping[Side, Project],
+    ) -> None:
+        self.pair, self.run_id, self.store = pair, run_id, store
+        self.connectors, self.project = connectors, project
+        self.log = structlog.get_logger("nexasync.execute")
+        self.summary = Summary()
+        self._failed: dict[int, str] = {}
+        self._remaining: dict[int, int] = {}
+        self._events: list[tuple[str | None, str | None, str, str]] = []
+
+    # -- the plan ------------------------------------------------------------------
+    def run(self, plan: Plan) -> Summary:
+        self.summary.warnings.extend(plan.warnings)
+        for side, record_id, reason in plan.invalid:
+            self.summary.invalid += 1
+            self.store.record_error(self.pair, side, record_id, "read", reason)
+            self.log.warning("invalid record", side=side, record_id=record_id, reason=reason)
+        for item in plan.items:
+            self._remaining[id(item)] = len(item.writes)
+            for side, reason in item.skipped:
+                self.summary.add(side, "skipped")
+                self._event(item, f"skip {side}", reason)
+        # Items with nothing to write still move their bases and versions forward.
+        self._finish([i for i in plan.items if not i.writes])
+        for op in ("create", "update", "delete"):
+            for target in SIDES:
+                self._run_writes(plan.writes(target, op), op, target)
+        return self.summary
+
+    def _run_writes(self, writes: list[tuple[Item, Write]], op: str, target: Side) -> None:
+        connector = self.connectors[target]
+        size = max(1, connector.write_batch_size)
+        for start in range(0, len(writes), size):
+            batch = writes[start : start + size]
+            if op == "create":
+                intents = [(w.source_id or "", to_json(w.fields)) for _, w in batch]
+                self.store.add_intents(self.pair, target, "create", intents)
+            results = self._call(connector, op, [w for _, w in batch])
+            done: list[Item] = []
+            for (item, write), result in zip(batch, results):
+                self._apply(item, write, result)
+                self._remaining[id(item)] -= 1
+                if self._remaining[id(item)] == 0:
+                    done.append(item)
+            self._finish(done)
+            if op == "create":
+                sources = [w.source_id or "" for _, w in batch]
+                self.store.clear_intents(self.pair, target, "create", sources)
+
+    def _call(self, connector: Connector, op: str, writes: Sequence[Write]) -> list[WriteResult]:
+        try:
+            if op == "create":
+                items = [CreateItem(w.source_id or "", w.fields) for w in writes]
+                results = connector.create(items)
+            elif op == "update":
+                results = connector.update(
+                    [UpdateItem(w.target_id or "", w.fields) for w in writes]
+                )
+            else:
+                results = connector.delete([w.target_id or "" for w in writes])
+        except Exception as exc:  # a whole batch failed (outage, auth): each record failed
+            reason = f"{type(exc).__name__}: {exc}"
+            self.log.error("batch failed", system=connector.system, op=op, reason=reason)
+            return [WriteResult.failed(w.target_id, reason, retryable=True) for w in writes]
+        if len(results) != len(writes):
+            raise RuntimeError(
+                f"{connector.system}.{op} returned {len(results)} results for {len(writes)}"
+            )
+        return results
+
+    # -- one record's outcome --------------------------------------------------------
+    def _apply(self, item: Item, write: Write, result: WriteResult) -> None:
+        target = write.target
+        if result.skipped:
+            self.summary.add(target, "skipped")
+            item.notes.append(f"{write.op} {target} skipped: {result.skipped}")
+            if write.op == "update":
+                # Keep what the target really holds as its base: the skip is final.
+                held = self.project[target](item.seen[target] or {})
+                item.base[target] = {**held, READ_ONLY_KEY: result.skipped}
+            return
+        if result.ok:
+            self.summary.add(
+                target, {"create": "created", "update": "updated", "delete": "deleted"}[write.op]
+            )
+            if write.op == "create" and result.id:
+                setattr(item, "nexadesk_id" if target == "nexadesk" else "crm_id", result.id)
+            if write.op in ("create", "update"):
+                if result.record is not None and result.record.fields:
+                    item.base[target] = {**item.base[target], **result.record.fields}
+                elif write.op == "create":
+                    item.base[target] = self.project[target](write.fields)
+                if result.record is not None and result.record.version:
+                    item.versions[target] = result.record.version
+            self._event(item, f"{write.op} {target}", "; ".join(item.notes))
+            return
+        if result.gone:
+            # The target vanished under us: that is a deletion on that side, which the
+            # next cycle handles by policy; never a crash.
+            if write.op == "delete":
+                self.summary.add(target, "deleted")
+                return
+            item.seen[target] = None
+            self._failed[id(item)] = f"{target} record {write.target_id} no longer exists"
+            self._event(
+                item, f"{write.op} {target}", "target gone; handled as a deletion next cycle"
+            )
+            return
+        self.summary.add(target, "failed")
+        reason = result.error or "unknown error"
+        self._failed[id(item)] = reason
+        record_id = write.target_id or write.source_id or item.key()
+        self.store.record_error(self.pair, target, record_id, write.op, reason)
+        self.log.warning(
+            "write failed", target=target, op=write.op, record_id=record_id, reason=reason
+        )
+        self._event(item, f"{write.op} {target} failed", reason)
+
+    def _finish(self, items: Sequence[Item]) -> None:
+        """Store the outcome of finished items in one transaction."""
+        save: list[Link] = []
+        forget: list[int] = []
+        resolved: dict[tuple[Side, str], list[str]] = {}
+        for item in items:
+            failed = self._failed.get(id(item))
+            if failed is None and item.forget:
+                if item.link_id is not None:
+                    forget.append(item.link_id)
+                continue
+            if failed is None and not item.hold:
+                link = Link(
+                    id=item.link_id,
+                    pair=self.pair,
+                    nexadesk_id=item.nexadesk_id,
+                    crm_id=item.crm_id,
+                    base_nexadesk=to_json(item.base["nexadesk"]),
+                    base_crm=to_json(item.base["crm"]),
+                    nexadesk_version=item.versions["nexadesk"],
+                    crm_version=item.versions["crm"],
+                    lost=item.lost,
+                    pending=None,
+                )
+                for w in item.writes:
+                    key = w.target_id or item_id(item, w.target)
+                    if key:
+                        resolved.setdefault((w.target, w.op), []).append(key)
+            else:
+                link = self._held_link(item)
+            save.append(link)
+        if save:
+            self._save(save)
+        if forget:
+            self.store.delete_links(forget)
+        for (side, op), ids in resolved.items():
+            self.store.resolve_errors(self.pair, side, ids, op)
+        if self._events:
+            self.store.add_events(self.run_id, self.pair, self._events)
+            self._events = []
+
+    def _save(self, links: list[Link]) -> None:
+        try:
+            self.store.save_links(links)
+        except LinkConflict:
+            # One lead claimed by two links (e.g. two leads merged into one on a side):
+            # save the rest one by one and report the clashing ones.
+            for link in links:
+                try:
+                    self.store.save_links([link])
+                except LinkConflict as exc:
+                    side: Side = "nexadesk" if link.nexadesk_id else "crm"
+                    rid = link.nexadesk_id or link.crm_id or "?"
+                    self.store.record_error(self.pair, side, rid, "link", "; ".join(exc.conflicts))
+                    self.summary.add(other(side), "failed")
+
+    def _held_link(self, item: Item) -> Link:
+        """A link kept as it was, plus what was seen, so the next cycle retries."""
+        prior = self.store.link_by_id(item.link_id) if item.link_id is not None else None
+        return Link(
+            id=item.link_id,
+            pair=self.pair,
+            nexadesk_id=(prior.nexadesk_id if prior else None) or item.nexadesk_id,
+            crm_id=(prior.crm_id if prior else None) or item.crm_id,
+            base_nexadesk=prior.base_nexadesk if prior else {},
+            base_crm=prior.base_crm if prior else {},
+            nexadesk_version=item.versions["nexadesk"],
+            crm_version=item.versions["crm"],
+            lost=prior.lost if prior else None,
+            pending=_pending(item),
+        )
+
+    def _event(self, item: Item, action: str, detail: str) -> None:
+        self._events.append((item.nexadesk_id, item.crm_id, action, detail))
+
+
+def item_id(item: Item, side: Side) -> str | None:
+    return item.nexadesk_id if side == "nexadesk" else item.crm_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+__all__ = ["Executor", "Summary", "other"]

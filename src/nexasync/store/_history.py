@@ -1,0 +1,203 @@
+"""Run history, per-record errors with retry backoff, and the event trail.
+
+Mixed into :class:`~nexasync.store.store.StateStore`; kept apart so each module
+holds one concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from nexasync.store._sql import chunks as _chunks
+from nexasync.store._values import Event, RecordError, Run, StoreError
+from nexasync.store.models import EventRow, RecordErrorRow, RunRow, utcnow
+
+#: First retry delay of a failed record; doubles per attempt up to the cap.
+RETRY_BASE = timedelta(seconds=60)
+RETRY_CAP = timedelta(hours=6)
+RUN_STATUSES = frozenset({"running", "ok", "failed", "partial", "crashed"})
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the ``attempts``-th failure of a record: 60 s, 120 s, ... 6 h."""
+    return min(RETRY_BASE * 2 ** min(max(attempts - 1, 0), 32), RETRY_CAP)
+
+
+class History:
+    """Runs, record errors and events; the host class supplies sessions."""
+
+    def _session(self) -> Session:
+        raise NotImplementedError
+
+    # runs
+
+    def start_run(self, pair: str, run_id: str) -> None:
+        """Record a run as started; runs of ``pair`` still "running" never finished
+        (their process died), so they are marked "crashed"."""
+        crashed = (
+            update(RunRow)
+            .where(col(RunRow.pair) == pair, col(RunRow.status) == "running")
+            .values(status="crashed", error="the run ended without being recorded as finished")
+        )
+        with self._session() as session:
+            session.exec(crashed)
+            session.add(RunRow(id=run_id, pair=pair, started_at=utcnow(), status="running"))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise StoreError(f"run id {run_id!r} is already recorded") from None
+
+    def finish_run(
+        self, run_id: str, status: str, summary: dict[str, Any], error: str | None = None
+    ) -> None:
+        if status not in RUN_STATUSES - {"running"}:
+            raise ValueError(f"not a finished run status: {status!r}")
+        with self._session() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise StoreError(f"no run {run_id!r} to finish")
+            row.status, row.summary, row.error = status, summary, error
+            row.finished_at = utcnow()
+            session.add(row)
+            session.commit()
+
+    def last_runs(self, pair: str | None = None, limit: int = 10) -> list[Run]:
+        """Newest first."""
+        stmt = select(RunRow).order_by(col(RunRow.started_at).desc(), col(RunRow.id).desc())
+        if pair is not None:
+            stmt = stmt.where(col(RunRow.pair) == pair)
+        with self._session() as session:
+            return [Run.from_row(row) for row in session.exec(stmt.limit(limit))]
+
+    # record errors
+
+    def record_error(
+        self,
+        pair: str,
+        side: str,
+        record_id: str,
+        op: str,
+        reason: str,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Count one more failure of a record and schedule its retry with backoff.
+
+        A record that fails again after its error was resolved starts a fresh count:
+        an old, fixed problem must not delay the retry of a new one by hours.
+        """
+        now = now or utcnow()
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        try:
+            self._record_error(pair, side, record_id, op, reason, now)
+        except IntegrityError:
+            # Another process inserted the same error between our read and write:
+            # the row exists now, so counting again updates it.
+            self._record_error(pair, side, record_id, op, reason, now)
+
+    def _record_error(
+        self, pair: str, side: str, record_id: str, op: str, reason: str, now: datetime
+    ) -> None:
+        stmt = select(RecordErrorRow).where(
+            col(RecordErrorRow.pair) == pair,
+            col(RecordErrorRow.side) == side,
+            col(RecordErrorRow.record_id) == record_id,
+            col(RecordErrorRow.op) == op,
+        )
+        with self._session() as session:
+            row = session.exec(stmt.with_for_update()).first()
+            if row is None:
+                row = RecordErrorRow(pair=pair, side=side, record_id=record_id, op=op)
+            if row.attempts == 0 or row.resolved_at is not None:
+                row.attempts, row.first_seen = 0, now
+            row.attempts += 1
+            row.reason, row.last_seen, row.resolved_at = reason, now, None
+            row.next_retry_at = now + retry_delay(row.attempts)
+            session.add(row)
+            session.commit()
+
+    def resolve_errors(
+        self, pair: str, side: str, record_ids: Sequence[str], op: str | None = None
+    ) -> None:
+        where = [
+            col(RecordErrorRow.pair) == pair,
+            col(RecordErrorRow.side) == side,
+            col(RecordErrorRow.resolved_at).is_(None),
+        ]
+        if op is not None:
+            where.append(col(RecordErrorRow.op) == op)
+        now = utcnow()
+        with self._session() as session:
+            for chunk in _chunks(record_ids):
+                stmt = (
+                    update(RecordErrorRow)
+                    .where(*where, col(RecordErrorRow.record_id).in_(chunk))
+                    .values(resolved_at=now)
+                )
+                session.exec(stmt)
+            session.commit()
+
+    def open_errors(self, pair: str | None = None) -> list[RecordError]:
+        """Unresolved errors, soonest retry first."""
+        stmt = (
+            select(RecordErrorRow)
+            .where(col(RecordErrorRow.resolved_at).is_(None))
+            .order_by(col(RecordErrorRow.next_retry_at), col(RecordErrorRow.id))
+        )
+        if pair is not None:
+            stmt = stmt.where(col(RecordErrorRow.pair) == pair)
+        with self._session() as session:
+            return [RecordError.from_row(row) for row in session.exec(stmt)]
+
+    # events
+
+    def add_events(
+        self,
+        run_id: str,
+        pair: str,
+        events: Sequence[tuple[str | None, str | None, str, str]],
+    ) -> None:
+        """Record (nexadesk_id, crm_id, action, detail) for ``nexasync explain``."""
+        if not events:
+            return
+        now = utcnow()
+        with self._session() as session:
+            session.add_all(
+                EventRow(
+                    run_id=run_id,
+                    pair=pair,
+                    nexadesk_id=nexadesk_id,
+                    crm_id=crm_id,
+                    action=action,
+                    detail=detail,
+                    at=now,
+                )
+                for nexadesk_id, crm_id, action, detail in events
+            )
+            session.commit()
+
+    def events_for(self, id: str, limit: int = 50) -> list[Event]:
+        """Events of the lead with NexaDesk or CRM id ``id``, newest first."""
+        stmt = (
+            select(EventRow)
+            .where(or_(col(EventRow.nexadesk_id) == id, col(EventRow.crm_id) == id))
+            .order_by(col(EventRow.at).desc(), col(EventRow.id).desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [Event.from_row(row) for row in session.exec(stmt)]
+
+    def prune_events(self, before: datetime) -> int:
+        """Delete events older than ``before``; returns how many went."""
+        with self._session() as session:
+            result = session.exec(delete(EventRow).where(col(EventRow.at) < before))
+            session.commit()
+            return int(result.rowcount or 0)

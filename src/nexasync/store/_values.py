@@ -1,0 +1,174 @@
+"""Plain value objects the store hands out, and the errors it raises.
+
+The engine never sees ORM rows: a row object outlives its session badly and would
+tie the engine to SQLAlchemy's unit-of-work rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nexasync.lead import Lead, from_json
+from nexasync.store.models import EventRow, IntentRow, LinkRow, RecordErrorRow, RunRow
+
+
+class StoreError(Exception):
+    """The state store refused an operation (the message says which and why)."""
+
+
+class LinkConflict(StoreError):
+    """Saving links would give one record of a pair two links; nothing was saved."""
+
+    def __init__(self, conflicts: list[str]) -> None:
+        #: One line per clash, naming the pair, the side, the record id and the links.
+        self.conflicts = conflicts
+        listed = "; ".join(conflicts) if conflicts else "a unique key is already taken"
+        super().__init__(f"link conflict, no link of the batch saved: {listed}")
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int | None
+    pair: str
+    nexadesk_id: str | None
+    crm_id: str | None
+    #: Canonical fields as each side held them after the last sync (tags as tuples).
+    base_nexadesk: Lead
+    base_crm: Lead
+    nexadesk_version: str | None
+    crm_version: str | None
+    #: Why the link is no longer synced (e.g. "deleted in salesforce"); None when live.
+    lost: str | None
+    #: What each side held when a write for this link failed, kept so the next cycle
+    #: retries it without re-reading: ``{side: {"fields": Lead, ...}}``; None when not.
+    pending: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: LinkRow) -> Link:
+        return cls(
+            id=row.id,
+            pair=row.pair,
+            nexadesk_id=row.nexadesk_id,
+            crm_id=row.crm_id,
+            base_nexadesk=from_json(row.base_nexadesk),
+            base_crm=from_json(row.base_crm),
+            nexadesk_version=row.nexadesk_version,
+            crm_version=row.crm_version,
+            lost=row.lost,
+            pending=_pending_from_json(row.pending),
+        )
+
+
+def _pending_from_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Leads inside come back in canonical form (tags as tuples), like the bases.
+    if data is None:
+        return None
+    return {
+        side: (
+            {**state, "fields": from_json(state["fields"])}
+            if isinstance(state, dict) and isinstance(state.get("fields"), dict)
+            else state
+        )
+        for side, state in data.items()
+    }
+
+
+@dataclass(frozen=True)
+class Intent:
+    pair: str
+    target: str
+    op: str
+    source_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: IntentRow) -> Intent:
+        return cls(
+            pair=row.pair,
+            target=row.target,
+            op=row.op,
+            source_id=row.source_id,
+            payload=from_json(row.payload),
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    pair: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    summary: dict[str, Any]
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: RunRow) -> Run:
+        return cls(
+            id=row.id,
+            pair=row.pair,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            status=row.status,
+            summary=dict(row.summary or {}),
+            error=row.error,
+        )
+
+
+@dataclass(frozen=True)
+class RecordError:
+    pair: str
+    side: str
+    record_id: str
+    op: str
+    reason: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    next_retry_at: datetime
+    resolved_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RecordErrorRow) -> RecordError:
+        return cls(
+            pair=row.pair,
+            side=row.side,
+            record_id=row.record_id,
+            op=row.op,
+            reason=row.reason,
+            attempts=row.attempts,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+            next_retry_at=row.next_retry_at,
+            resolved_at=row.resolved_at,
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    run_id: str
+    pair: str
+    nexadesk_id: str | None
+    crm_id: str | None
+    action: str
+    detail: str
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: EventRow) -> Event:
+        assert row.id is not None  # rows read back from the database always have one
+        return cls(
+            id=row.id,
+            run_id=row.run_id,
+            pair=row.pair,
+            nexadesk_id=row.nexadesk_id,
+            crm_id=row.crm_id,
+            action=row.action,
+            detail=row.detail,
+            at=row.at,
+        )
