@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -36,6 +36,7 @@ class MemoryConnector(Connector):
         name_limit: int | None = None,
         stage_map: dict[str, str] | None = None,
         read_only: set[str] | None = None,
+        clock: Iterator[int] | None = None,
     ) -> None:
         self.system = system  # type: ignore[misc]
         self.name_limit = name_limit
@@ -45,7 +46,9 @@ class MemoryConnector(Connector):
         self.records: dict[str, Lead] = {}
         self._version: dict[str, int] = {}
         self._tombstones: dict[str, int] = {}
-        self._clock = itertools.count(1)
+        # Two systems handed one clock stamp their changes on one time line, so "newest
+        # change wins" compares like with like (each real system has a wall clock).
+        self._clock = clock if clock is not None else itertools.count(1)
         self._ids = itertools.count(1)
         self.stats: Counter[str] = Counter()
         #: ids whose next write fails (validation-like), consumed on use.

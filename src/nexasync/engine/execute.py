@@ -162,6 +162,12 @@ class Executor:
                 if result.record is not None and result.record.version:
                     item.versions[target] = result.record.version
             self._event(item, f"{write.op} {target}", "; ".join(item.notes))
+            if result.error:
+                # Done, but not all of it (e.g. a NexaDesk create whose rep could not be
+                # set): keep what the target really holds as seen, so the next cycle
+                # merges again and retries the rest.
+                item.seen[target] = dict(result.record.fields) if result.record else {}
+                self._fail(item, write, result.error)
             return
         if result.gone:
             # The target vanished under us: that is a deletion on that side, which the
@@ -175,10 +181,13 @@ class Executor:
                 item, f"{write.op} {target}", "target gone; handled as a deletion next cycle"
             )
             return
+        self._fail(item, write, result.error or "unknown error")
+
+    def _fail(self, item: Item, write: Write, reason: str) -> None:
+        target = write.target
         self.summary.add(target, "failed")
-        reason = result.error or "unknown error"
         self._failed[id(item)] = reason
-        record_id = write.target_id or write.source_id or item.key()
+        record_id = (write.source_id if write.op == "create" else write.target_id) or item.key()
         self.store.record_error(self.pair, target, record_id, write.op, reason)
         self.log.warning(
             "write failed", target=target, op=write.op, record_id=record_id, reason=reason
@@ -210,7 +219,8 @@ class Executor:
                     pending=None,
                 )
                 for w in item.writes:
-                    key = w.target_id or item_id(item, w.target)
+                    # Errors are filed under the id known when the write was planned.
+                    key = w.source_id if w.op == "create" else w.target_id
                     if key:
                         resolved.setdefault((w.target, w.op), []).append(key)
             else:

@@ -91,10 +91,11 @@ def merge(
         if not (changed_nd or changed_crm):
             continue
 
-        equivalent = has_nd and has_crm and nd_on_crm.get(name) == v_crm
+        if has_nd and has_crm and (nd_on_crm.get(name) == v_crm or crm_on_nd.get(name) == v_nd):
+            # Both sides already agree through the mapping, whichever of them moved: a
+            # write either way would change nothing, or lose what the mapping drops.
+            continue
         if changed_nd and changed_crm:
-            if equivalent or (has_nd and has_crm and crm_on_nd.get(name) == v_nd):
-                continue  # both sides already agree (through the mapping)
             if new_link and is_blank(v_nd) != is_blank(v_crm):
                 winner = "crm" if is_blank(v_nd) else "nexadesk"
             else:
@@ -105,14 +106,21 @@ def merge(
         else:
             winner = "nexadesk" if rule == "always-nexadesk" else "crm"
 
+        # A blank needs no write into a field the target does not hold: both mean "none".
+        # A field the projection leaves out cannot be written there (a rep with no CRM
+        # user, a blank the CRM refuses): no write, and the base stays as it was.
+        if winner == "nexadesk" and has_nd and name not in nd_on_crm:
+            continue
+        if winner == "crm" and has_crm and name not in crm_on_nd:
+            continue
         if winner == "nexadesk" and has_nd:
             target = nd_on_crm.get(name)
-            if not has_crm or target != v_crm:
+            if (target != v_crm) if has_crm else not is_blank(target):
                 out.to_crm[name] = v_nd
                 out.base_crm[name] = target
         elif winner == "crm" and has_crm:
             target = crm_on_nd.get(name)
-            if not has_nd or target != v_nd:
+            if (target != v_nd) if has_nd else not is_blank(target):
                 out.to_nexadesk[name] = v_crm
                 out.base_nexadesk[name] = target
     return out

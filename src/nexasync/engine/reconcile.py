@@ -15,7 +15,7 @@ from typing import Any
 from nexasync.connectors.base import Record
 from nexasync.engine.merge import Project, SideState, merge
 from nexasync.engine.plan import SIDES, Item, Plan, Side, Write, other
-from nexasync.lead import FIELDS, Lead, norm_email
+from nexasync.lead import FIELDS, Lead, is_blank, norm_email
 from nexasync.store.store import Link
 
 READ_ONLY_KEY = "_read_only"
@@ -45,6 +45,15 @@ class Current:
 
 def _fields_only(lead: Mapping[str, Any]) -> Lead:
     return {k: v for k, v in lead.items() if k in FIELDS}
+
+
+def _edited(fields: Lead, base: Mapping[str, Any]) -> bool:
+    """Whether a side really changed since the base, as the merge sees it: a field it did
+    not read is no opinion, and a blank where the base knew nothing is no change."""
+    return any(
+        base.get(name, v) != v if is_blank(v) else base.get(name) != v
+        for name, v in _fields_only(fields).items()
+    )
 
 
 def _pending_state(link: Link, side: Side) -> Current | None:
@@ -153,7 +162,7 @@ def _plan_linked(link: Link, changes: Mapping[Side, Mapping[str, Record]], polic
         if g.fields is not None:
             continue
         policy_of = policy.delete_policy[gone]
-        kept_changed = k.fields != _fields_only(item.base[kept]) and k.changed
+        kept_changed = k.changed and _edited(k.fields or {}, _fields_only(item.base[kept]))
         if kept_changed and policy_of == "propagate":
             # Deleted on one side while edited on the other: the edit wins; the lead is
             # re-created so no one's work is lost.

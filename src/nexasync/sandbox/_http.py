@@ -43,6 +43,8 @@ class Faults:
     #: Answer the request numbered ``pause_at`` (1-based, counted from reset) only once
     #: :meth:`release` is called; a test kills the client meanwhile.
     pause_at: int | None = None
+    #: Hold the answer after the request was handled (its write done) instead of before.
+    pause_after: bool = False
     _released: threading.Event = field(default_factory=threading.Event)
     paused: threading.Event = field(default_factory=threading.Event)
 
@@ -113,13 +115,19 @@ class Emulator:
             self._seq += 1
             seq = self._seq
             fault = self.faults.take(kind, request.method)
-        if self.faults.pause_at is not None and seq == self.faults.pause_at:
-            self.faults.paused.set()
-            self.faults._released.wait(60)
+        pause = self.faults.pause_at is not None and seq == self.faults.pause_at
+        if pause and not self.faults.pause_after:
+            self._hold()
         if self.faults.latency:
             time.sleep(self.faults.latency)
         response = self._respond(request, kind, fault)
+        if pause and self.faults.pause_after:
+            self._hold()  # the request took effect; its answer is held back
         return response(environ, start_response)
+
+    def _hold(self) -> None:
+        self.faults.paused.set()
+        self.faults._released.wait(60)
 
     def _respond(self, request: Request, kind: str, fault: Fault | None) -> Response:
         if fault is not None:
@@ -145,6 +153,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 class TestCA:
     """A throw-away certificate authority for the HTTPS emulators (simple-salesforce
     only speaks https). ``ca_bundle`` is the PEM file clients are told to trust."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     def __init__(self, directory: Path) -> None:
         self._ca = trustme.CA()
@@ -178,7 +188,9 @@ class ServerThread:
         self.port = self._server.server_port
         self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{app.name}-server", daemon=True
+            target=lambda: self._server.serve_forever(poll_interval=0.05),
+            name=f"{app.name}-server",
+            daemon=True,
         )
 
     def start(self) -> ServerThread:

@@ -1,0 +1,3 @@
+from nexasync.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""NexaDesk rep <-> Salesforce user, by the configured ``rep_map`` and by email.
+
+Active users are read only when a rep or owner cannot be resolved from ``rep_map``
+alone, so a cycle that touches no owner costs no request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from nexasync.lead import norm_email
+
+#: How long the list of active users is trusted before it is read again.
+USERS_TTL_SECONDS = 900.0
+
+
+class OwnerMap:
+    def __init__(
+        self,
+        rep_map: Mapping[str, str],
+        *,
+        by_email: bool,
+        load_users: Callable[[], Mapping[str, str | None]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rep_to_user = dict(rep_map)
+        self._user_to_rep: dict[str, str] = {}
+        for rep, user in rep_map.items():
+            self._user_to_rep.setdefault(user, rep)
+        self._by_email = by_email
+        self._load_users = load_users
+        self._clock = clock
+        self._rep_emails: dict[str, str] = {}
+        self._users: dict[str, str] | None = None  # user id -> email
+        self._users_by_email: dict[str, str] = {}
+        self._loaded_at = 0.0
+
+    def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
+        """NexaDesk rep id -> email, as the NexaDesk side learned it."""
+        self._rep_emails = {
+            rep: email for rep, value in rep_emails.items() if (email := norm_email(value))
+        }
+
+    def user_for(self, rep_id: str) -> str | None:
+        if rep_id in self._rep_to_user:
+            return self._rep_to_user[rep_id]
+        email = self._rep_emails.get(rep_id)
+        if email is None or not self._by_email:
+            return None
+        self._ensure_users()
+        return self._users_by_email.get(email)
+
+    def rep_for(self, user_id: str) -> str | None:
+        if user_id in self._user_to_rep:
+            return self._user_to_rep[user_id]
+        if not self._by_email or not self._rep_emails:
+            return None
+        users = self._ensure_users()
+        email = users.get(user_id)
+        if email is None:
+            return None
+        reps = sorted(rep for rep, e in self._rep_emails.items() if e == email)
+        # Reps sharing one email are one person to Salesforce; pick one, always the same.
+        return reps[0] if reps else None
+
+    def _ensure_users(self) -> dict[str, str]:
+        stale = self._clock() - self._loaded_at > USERS_TTL_SECONDS
+        if self._users is None or stale:
+            users = {uid: e for uid, v in self._load_users().items() if (e := norm_email(v))}
+            by_email: dict[str, str] = {}
+            for uid in sorted(users):
+                by_email.setdefault(users[uid], uid)
+            self._users, self._users_by_email = users, by_email
+            self._loaded_at = self._clock()
+        return self._users

@@ -1,0 +1,173 @@
+"""The Salesforce connector: Leads through simple-salesforce.
+
+Reads are one ``queryAll`` per cycle over ``SystemModstamp`` (soft deletes
+included), plus a periodic getDeleted for purged leads; writes go through sObject
+Collections, 200 records a call, a result per record. The pieces live in private
+modules: mapping (``_sf_mapping``), owners (``_sf_owners``), the HTTP layer with
+auth, retries and counting (``_sf_api``, ``_sf_auth``), reads (``_sf_pull``) and
+writes (``_sf_writes``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+
+from nexasync.config import SalesforceConfig
+from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError
+from nexasync.connectors._sf_auth import SalesforceAuthError
+from nexasync.connectors._sf_mapping import LeadMapping, MappingError, NoOwners
+from nexasync.connectors._sf_owners import OwnerMap
+from nexasync.connectors._sf_pull import SYSTEM_FIELDS, LeadPuller, read_record
+from nexasync.connectors._sf_writes import LeadWriter, key_clause, match_key
+from nexasync.connectors.base import (
+    Connector,
+    CreateItem,
+    Cursor,
+    KnownIds,
+    Pull,
+    Record,
+    UpdateItem,
+    WriteResult,
+)
+from nexasync.lead import Lead, norm_email
+
+__all__ = ["SalesforceApiError", "SalesforceAuthError", "SalesforceConnector"]
+
+#: Keep each match query's WHERE clause well under the URL length Salesforce accepts.
+MAX_WHERE_CHARS = 3500
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SalesforceConnector(Connector):
+    system = "salesforce"
+    write_batch_size = 200
+
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        backoff_seconds: float = 1.0,
+        query_batch_size: int | None = None,
+    ) -> None:
+        """``clock`` is the time getDeleted windows are measured in; ``backoff_seconds``
+        scales the retry waits; ``query_batch_size`` asks for smaller query pages."""
+        self.config = config
+        self._api = SalesforceApi(config, backoff_seconds=backoff_seconds)
+        #: Requests made, by kind ("login", "queryAll", "collections_update", ...).
+        self.stats: Counter[str] = self._api.stats
+        self._mapping = LeadMapping.from_config(config)
+        self._owners = OwnerMap(
+            config.rep_map, by_email=config.rep_by_email, load_users=self._load_users
+        )
+        #: Leads seen converted: never written (Salesforce refuses it anyway).
+        self._converted: set[str] = set()
+        self._puller = LeadPuller(
+            self._api, self._mapping, self._owners,
+            overlap_seconds=config.overlap_seconds,
+            deleted_check_seconds=config.deleted_check_seconds,
+            clock=clock, on_converted=self._converted.add, batch_size=query_batch_size,
+        )
+        self._writer = LeadWriter(
+            self._api, self._mapping, self._owners,
+            external_id_field=config.external_id_field, max_retries=config.max_retries,
+            backoff_seconds=backoff_seconds, overlap_seconds=config.overlap_seconds,
+            clock=clock, is_converted=self._converted.__contains__,
+        )
+
+    # -- the contract --------------------------------------------------------------------
+    def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:
+        return self._puller.pull(cursor, known)
+
+    def create(self, items: Sequence[CreateItem]) -> list[WriteResult]:
+        return self._writer.create(items)
+
+    def update(self, items: Sequence[UpdateItem]) -> list[WriteResult]:
+        return self._writer.update(items)
+
+    def delete(self, ids: Sequence[str]) -> list[WriteResult]:
+        return self._writer.delete(ids)
+
+    def project(self, lead: Lead) -> Lead:
+        return self._mapping.project(lead, self._owners)
+
+    def close(self) -> None:
+        self._api.close()
+
+    def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
+        """NexaDesk rep id -> email, so reps map to users by email (``rep_by_email``)."""
+        self._owners.set_rep_directory(rep_emails)
+
+    # -- matching --------------------------------------------------------------------------
+    def match(self, leads: Sequence[Lead]) -> list[list[Record]]:
+        email_field = self._mapping.fields.get("visitor_email")
+        keys: list[tuple[str, tuple[str | None, ...]] | None] = []
+        for lead in leads:
+            email = norm_email(lead.get("visitor_email"))
+            if email and email_field:
+                keys.append(("email", (email,)))
+                continue
+            try:
+                # The name as Salesforce stores it (split, maybe truncated).
+                name = self._mapping.write(
+                    {"visitor_name": lead.get("visitor_name")}, NoOwners(), create=False
+                )
+            except MappingError:
+                keys.append(None)
+                continue
+            keys.append(match_key(name, None))
+        wanted = {k for k in keys if k is not None}
+        found: dict[tuple[str, tuple[str | None, ...]], list[Record]] = {}
+        select = ", ".join([*self._mapping.sf_fields,
+                            *(f for f in SYSTEM_FIELDS if f not in self._mapping.sf_fields)])
+        for where in self._where_chunks(sorted(wanted, key=repr), email_field):
+            soql = f"SELECT {select} FROM Lead WHERE {where} ORDER BY CreatedDate, Id"
+            for row in self._api.query_records(soql):
+                record = read_record(row, self._mapping, self._owners)
+                if row.get("IsConverted"):
+                    self._converted.add(record.id)
+                for key in {match_key(row, email_field), match_key(row, None)}:
+                    if key in wanted:
+                        found.setdefault(key, []).append(record)
+        return [list(found.get(k, [])) if k is not None else [] for k in keys]
+
+    @staticmethod
+    def _where_chunks(
+        keys: list[tuple[str, tuple[str | None, ...]]], email_field: str | None
+    ) -> list[str]:
+        """OR-ed conditions, split so no query grows past :data:`MAX_WHERE_CHARS`."""
+        out: list[str] = []
+        emails: list[str] = []
+        names: list[str] = []
+
+        def flush() -> None:
+            parts = []
+            if emails:
+                parts.append(f"{email_field} IN ({', '.join(emails)})")
+            parts.extend(names)
+            if parts:
+                out.append(" OR ".join(parts))
+            emails.clear()
+            names.clear()
+
+        size = 0
+        for key in keys:
+            clause = key_clause(key, email_field)
+            literal = clause.split(" = ", 1)[1] if key[0] == "email" else clause
+            if size + len(literal) + 4 > MAX_WHERE_CHARS:
+                flush()
+                size = 0
+            (emails if key[0] == "email" else names).append(literal)
+            size += len(literal) + 4
+        flush()
+        return out
+
+    # -- owners ------------------------------------------------------------------------------
+    def _load_users(self) -> dict[str, str | None]:
+        rows = self._api.query_records("SELECT Id, Email FROM User WHERE IsActive = true")
+        return {str(row["Id"]): row.get("Email") for row in rows}
