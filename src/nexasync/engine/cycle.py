@@ -115,7 +115,22 @@ def run_cycle(
     pair = config.name
     run_id = run_id or uuid.uuid4().hex[:12]
     now = now or datetime.now(timezone.utc)
-    log = structlog.get_logger("nexasync.cycle").bind(pair=pair, run_id=run_id)
+    # Bound once for the whole cycle: every line logged meanwhile, the connectors'
+    # included, carries the pair and the run id.
+    with structlog.contextvars.bound_contextvars(pair=pair, run_id=run_id):
+        return _run_cycle(config, store, connectors, dry_run, run_id, now)
+
+
+def _run_cycle(
+    config: PairConfig,
+    store: StateStore,
+    connectors: Mapping[Side, Connector],
+    dry_run: bool,
+    run_id: str,
+    now: datetime,
+) -> CycleResult:
+    pair = config.name
+    log = structlog.get_logger("nexasync.cycle")
     if not dry_run:
         store.start_run(pair, run_id)
     try:

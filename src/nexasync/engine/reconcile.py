@@ -155,7 +155,8 @@ def _plan_linked(link: Link, changes: Mapping[Side, Mapping[str, Record]], polic
         g, k = state[gone], state[kept]
         # A pending create: this side was never written; create it now.
         if g.id is None and k.fields is not None:
-            item.base[gone] = {}
+            # The copy is made of what the kept side holds now: that is its base from here.
+            item.base = {gone: {}, kept: _with_read_only(dict(k.fields), k.read_only)}
             item.writes.append(Write("create", gone, None, dict(k.fields), source_id=k.id))
             item.notes.append(f"create in {gone} (retry of an earlier create)")
             return item
@@ -165,8 +166,8 @@ def _plan_linked(link: Link, changes: Mapping[Side, Mapping[str, Record]], polic
         kept_changed = k.changed and _edited(k.fields or {}, _fields_only(item.base[kept]))
         if kept_changed and policy_of == "propagate":
             # Deleted on one side while edited on the other: the edit wins; the lead is
-            # re-created so no one's work is lost.
-            item.base[gone] = {}
+            # re-created so no one's work is lost, as the kept side holds it now.
+            item.base = {gone: {}, kept: _with_read_only(dict(k.fields or {}), k.read_only)}
             item.writes.append(Write("create", gone, None, dict(k.fields or {}), source_id=k.id))
             if gone == "crm":
                 item.crm_id = None
