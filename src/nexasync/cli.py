@@ -26,6 +26,7 @@ Exit codes:
 """
 
 DEFAULT_CONFIG = "nexasync.yaml"
+DEMO_STATE = "nexasync-sandbox.db"
 
 
 def _config_path(path: str | None) -> Path | None:
@@ -53,7 +54,18 @@ def _load(path: str | None) -> Config:
 def _store(config: Config) -> Any:
     from nexasync.store.store import StateStore
 
-    return StateStore(config.state.url)
+    try:
+        return StateStore(config.state.url)
+    except Exception as exc:  # SQLAlchemy masks a URL's password in its messages
+        click.echo(f"error: cannot open the state store: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_PAIR_FAILED)
+
+
+def _pair_names(config: Config, pair: str | None) -> list[str]:
+    try:
+        return [config.pair(pair).name] if pair else [p.name for p in config.pairs]
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,7 +105,7 @@ def sync(ctx: click.Context, once: bool, pair: str | None, dry_run: bool) -> Non
     """Run one sync cycle for every pair (or one) and print what it did.
 
     With no config file at all, it runs against the bundled sandbox (seeded
-    emulators on 127.0.0.1, state in ./nexasync-sandbox.db), so you can try it.
+    emulators on 127.0.0.1, state in ./nexasync-sandbox.db, new each run), so you can try it.
     """
     from nexasync.output import print_outcomes
     from nexasync.runner import sync_once
@@ -102,10 +114,7 @@ def sync(ctx: click.Context, once: bool, pair: str | None, dry_run: bool) -> Non
         code = _sandbox_sync(pair, dry_run)
         sys.exit(code)
     config = _load(ctx.obj["config_path"])
-    try:
-        config.pair(pair) if pair else None
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    _pair_names(config, pair)
     store = _store(config)
     try:
         outcomes = sync_once(config, store, pair=pair, dry_run=dry_run)
@@ -122,7 +131,11 @@ def _sandbox_sync(pair: str | None, dry_run: bool) -> int:
 
     click.echo("No config found: syncing the bundled sandbox (emulators on 127.0.0.1).", err=True)
     with Sandbox(seed_nexadesk=40, seed_salesforce=25) as sandbox:
-        config = parse_config(sandbox.config("sqlite:///nexasync-sandbox.db"))
+        # The emulators are new on every run, so the state must be too.
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{DEMO_STATE}{suffix}").unlink(missing_ok=True)
+        config = parse_config(sandbox.config(f"sqlite:///{DEMO_STATE}"))
+        _pair_names(config, pair)
         store = StateStore(config.state.url)
         try:
             outcomes = sync_once(config, store, pair=pair, dry_run=dry_run)
@@ -186,9 +199,9 @@ def status(ctx: click.Context, pair: str | None) -> None:
     from nexasync.output import print_status
 
     config = _load(ctx.obj["config_path"])
+    names = _pair_names(config, pair)
     store = _store(config)
     try:
-        names = [config.pair(pair).name] if pair else [p.name for p in config.pairs]
         print_status(store, names)
     finally:
         store.close()

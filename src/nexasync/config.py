@@ -7,18 +7,15 @@ can come from the environment (``${VAR}``) or from a file (``*_file`` keys).
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -45,12 +42,38 @@ class _Model(BaseModel):
 
 
 def _read_secret(value: SecretStr | None, path: Path | None, key: str) -> SecretStr | None:
-    if value is not None or path is None:
+    # An empty value counts as unset, so `${VAR:-}` can stand beside a *_file key.
+    if value is not None and not value.get_secret_value().strip():
+        value = None
+    if path is None:
         return value
+    if value is not None:
+        raise ValueError(f"{key} and {key}_file are both set; keep one")
     try:
-        return SecretStr(Path(path).read_text().strip())
+        text = Path(path).read_text().strip()
     except OSError as exc:
         raise ValueError(f"{key}_file: cannot read {path}: {exc.strerror}") from None
+    if not text:
+        raise ValueError(f"{key}_file: {path} is empty")
+    return SecretStr(text)
+
+
+def _lead_fields(names: list[str]) -> list[str]:
+    for name in names:
+        if name not in FIELDS:
+            raise ValueError(f"{name!r} is not a lead field (one of {', '.join(FIELDS)})")
+    return names
+
+
+def _readable(path: Path | None, key: str) -> None:
+    """Fail on load, not mid-cycle, when a file the connectors need is not there."""
+    if path is None:
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{key}: cannot read {path}: {exc.strerror}") from None
 
 
 class HttpOptions(_Model):
@@ -58,6 +81,12 @@ class HttpOptions(_Model):
     max_retries: int = Field(5, ge=0, le=20)
     #: PEM bundle of CAs to trust instead of the system ones (private CAs, the sandbox).
     ca_bundle: Path | None = None
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_exists(cls, value: Path | None) -> Path | None:
+        _readable(value, "ca_bundle")
+        return value
 
 
 class NexaDeskConfig(HttpOptions):
@@ -84,10 +113,7 @@ class NexaDeskConfig(HttpOptions):
     @field_validator("truncate")
     @classmethod
     def _fields(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if name not in FIELDS:
-                raise ValueError(f"{name!r} is not a lead field (one of {', '.join(FIELDS)})")
-        return value
+        return _lead_fields(value)
 
 
 class SalesforceAuth(_Model):
@@ -111,6 +137,7 @@ class SalesforceAuth(_Model):
         for key in ("password", "security_token", "consumer_secret", "session_id"):
             value = _read_secret(getattr(self, key), getattr(self, f"{key}_file"), key)
             object.__setattr__(self, key, value)
+        _readable(self.private_key_file, "private_key_file")
         method = self.method
         if method is None:
             if self.session_id:
@@ -206,13 +233,22 @@ class SalesforceConfig(HttpOptions):
         default_factory=lambda: ["visitor_name", "visitor_company", "need_summary", "source"]
     )
 
+    @field_validator("truncate")
+    @classmethod
+    def _truncatable(cls, value: list[str]) -> list[str]:
+        return _lead_fields(value)
+
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: dict[str, str | None]) -> dict[str, str | None]:
         merged = dict(DEFAULT_SF_FIELDS)
         for name, target in value.items():
-            if name not in FIELDS or name == "visitor_name":
-                raise ValueError(f"{name!r} is not a mappable lead field")
+            if name == "visitor_name":
+                raise ValueError("'visitor_name' always maps to FirstName/LastName")
+            if name not in FIELDS:
+                raise ValueError(
+                    f"{name!r} is not a lead field (one of {', '.join(DEFAULT_SF_FIELDS)})"
+                )
             merged[name] = target
         return merged
 
@@ -226,6 +262,16 @@ class SalesforceConfig(HttpOptions):
             merged[stage] = status
         return merged
 
+    @field_validator("stage_map_back")
+    @classmethod
+    def _stages_back(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for status, stage in (value or {}).items():
+            if stage not in STAGES:
+                raise ValueError(
+                    f"{status}: {stage!r} is not a NexaDesk stage ({', '.join(STAGES)})"
+                )
+        return value
+
     @model_validator(mode="after")
     def _back(self) -> SalesforceConfig:
         back: dict[str, str] = {}
@@ -234,10 +280,7 @@ class SalesforceConfig(HttpOptions):
             back.setdefault(
                 status, default if self.stage_map.get(default or "") == status else stage
             )
-        for status, stage in (self.stage_map_back or {}).items():
-            if stage not in STAGES:
-                raise ValueError(f"stage_map_back.{status}: {stage!r} is not a NexaDesk stage")
-            back[status] = stage
+        back.update(self.stage_map_back or {})
         object.__setattr__(self, "stage_map_back", back)
         return self
 
@@ -263,9 +306,7 @@ class PairConfig(_Model):
     @field_validator("rules")
     @classmethod
     def _rule_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if name not in FIELDS:
-                raise ValueError(f"{name!r} is not a lead field (one of {', '.join(FIELDS)})")
+        _lead_fields(list(value))
         return value
 
     def rule(self, field: str) -> SyncRule:
@@ -273,7 +314,24 @@ class PairConfig(_Model):
 
 
 class StateConfig(_Model):
+    #: May carry a database password: checked on load, never echoed, masked in repr.
     url: str = "sqlite:///nexasync.db"
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        from nexasync.store._engine import StoreUrlError, parse_url
+
+        try:
+            parse_url(value)
+        except StoreUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        from sqlalchemy.engine import make_url
+
+        yield "url", make_url(self.url).render_as_string(hide_password=True)
 
 
 class Config(_Model):
@@ -296,63 +354,15 @@ class Config(_Model):
         raise ConfigError(f"no pair named {name!r} (have: {', '.join(p.name for p in self.pairs)})")
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _interpolate(node: Any, path: str, env: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(node)]
-    if isinstance(node, str):
-
-        def sub(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            raise ConfigError(f"{path}: environment variable {name} is not set")
-
-        return _VAR.sub(sub, node)
-    return node
-
-
-def _describe(error: dict[str, Any], secret_keys: set[str]) -> str:
-    loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return f"{loc}: required key is missing"
-    if error["type"] == "extra_forbidden":
-        return f"{loc}: unknown key"
-    value = error.get("input")
-    if isinstance(value, (dict, list)) or any(k in loc for k in secret_keys):
-        return f"{loc}: {message}"
-    return f"{loc}: {message} (got {value!r})"
-
-
-_SECRET_KEYS = {"api_key", "password", "security_token", "consumer_secret", "session_id"}
-
-
 def parse_config(data: Any, env: dict[str, str] | None = None) -> Config:
-    if not isinstance(data, dict):
-        raise ConfigError("the config must be a mapping with a 'pairs' list")
-    data = _interpolate(data, "", dict(os.environ) if env is None else env)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        lines = [_describe(e, _SECRET_KEYS) for e in exc.errors()]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    """Validate config data (as read from YAML); ``env`` defaults to the environment."""
+    from nexasync._config_load import parse
+
+    return parse(data, env)
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    return parse_config(data, env)
+    """Read and validate a YAML config file; raises :class:`ConfigError`."""
+    from nexasync._config_load import load
+
+    return load(path, env)

@@ -17,11 +17,13 @@ OPS = ("created", "updated", "deleted", "skipped", "failed")
 def print_plan(plan: Plan) -> None:
     click.echo(f"plan for pair {plan.pair}:")
     writes = [(i, w) for i in plan.items for w in i.writes]
-    for item, write in writes:
-        fields = ", ".join(sorted(write.fields)) if write.op == "update" else ""
-        target = write.target_id or f"(copy of {write.source_id})"
-        click.echo(f"  {write.op:<6} {write.target:<8} {target} {fields}".rstrip())
-        for note in item.notes:
+    for item in plan.items:
+        for write in item.writes:
+            fields = ", ".join(sorted(write.fields)) if write.op == "update" else ""
+            target = write.target_id or f"(copy of {write.source_id})"
+            click.echo(f"  {write.op:<6} {write.target:<8} {target} {fields}".rstrip())
+        # An item's notes explain all of its writes: once, not once per write.
+        for note in item.notes if item.writes else ():
             click.echo(f"           why: {note}")
     for item in plan.items:
         for side, reason in item.skipped:
@@ -32,6 +34,11 @@ def print_plan(plan: Plan) -> None:
         click.echo(f"  WARNING {warning}")
     if not writes:
         click.echo("  nothing to write")
+    for target, direction in (("crm", "nexadesk->crm"), ("nexadesk", "crm->nexadesk")):
+        would = "  ".join(
+            f"{op} {len(plan.writes(target, op))}" for op in ("create", "update", "delete")
+        )
+        click.echo(f"  {direction:<15} would {would}")
 
 
 def print_outcomes(outcomes: Sequence[PairOutcome], *, dry_run: bool = False) -> int:
@@ -53,18 +60,24 @@ def print_outcomes(outcomes: Sequence[PairOutcome], *, dry_run: bool = False) ->
         for direction, counts in summary.counts.items():
             row = "  ".join(f"{op} {counts.get(op, 0)}" for op in OPS)
             click.echo(f"  {direction:<15} {row}")
+        if not any(sum(c.values()) for c in summary.counts.values()) and not summary.invalid:
+            click.echo("  nothing to do")
         if summary.invalid:
             click.echo(f"  invalid records read: {summary.invalid}")
         for warning in summary.warnings:
             click.echo(f"  WARNING {warning}")
-        if summary.failed and code == EXIT_OK:
+        if outcome.result.status != "ok" and code == EXIT_OK:
             code = EXIT_RECORDS_FAILED
     return code
 
 
 def print_status(store: StateStore, pairs: Sequence[str]) -> None:
     for pair in pairs:
-        click.echo(f"pair {pair}: {store.link_count(pair)} linked leads")
+        live = store.link_count(pair)
+        lost = store.link_count(pair, include_lost=True) - live
+        # A link still holding pending state is not in sync yet (e.g. a failed create).
+        waiting = len(store.pending_links(pair))
+        click.echo(f"pair {pair}: {live} links ({waiting} waiting for a retry, {lost} lost)")
         for side in ("nexadesk", "crm"):
             cursor = store.get_cursor(pair, side)
             shown = json.dumps(cursor) if cursor else "(none: next run is a full read)"
@@ -95,7 +108,8 @@ def print_explain(store: StateStore, record_id: str) -> bool:
         click.echo(f"{record_id}: not known to the state store (never synced, or unlinked)")
         return False
     for link in links:
-        click.echo(f"pair {link.pair}: nexadesk {link.nexadesk_id} <-> crm {link.crm_id}")
+        nd, crm = (i or "(not created yet)" for i in (link.nexadesk_id, link.crm_id))
+        click.echo(f"pair {link.pair}: nexadesk {nd} <-> crm {crm}")
         if link.lost:
             click.echo(f"  lost: {link.lost}")
         click.echo(f"  versions: nexadesk {link.nexadesk_version}, crm {link.crm_version}")

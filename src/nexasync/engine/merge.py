@@ -17,7 +17,6 @@ from typing import Any
 from nexasync.lead import FIELDS, Lead, is_blank
 
 Project = Callable[[Lead], Lead]
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,14 @@ class MergeResult:
     base_nexadesk: Lead = field(default_factory=dict)
     base_crm: Lead = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def changed_from(base: Lead, name: str, value: Any) -> bool:
+    """Whether ``value`` is a change from the base. A blank where the base has no entry is
+    not: the field was unknown before and reads as nothing now, which is what it was."""
+    if name not in base:
+        return not is_blank(value)
+    return base[name] != value
 
 
 def _winner_of_conflict(
@@ -82,8 +89,8 @@ def merge(
         if rule == "none" or not (has_nd or has_crm):
             continue
         # Absent means the side does not map or could not read the field: no opinion.
-        changed_nd = has_nd and (new_link or nd.base.get(name, _ABSENT) != v_nd)
-        changed_crm = has_crm and (new_link or crm.base.get(name, _ABSENT) != v_crm)
+        changed_nd = has_nd and (new_link or changed_from(nd.base, name, v_nd))
+        changed_crm = has_crm and (new_link or changed_from(crm.base, name, v_crm))
         if not has_crm:
             changed_crm = False
         if not has_nd:

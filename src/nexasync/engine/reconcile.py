@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from nexasync.connectors.base import Record
-from nexasync.engine.merge import Project, SideState, merge
+from nexasync.engine.merge import Project, SideState, changed_from, merge
 from nexasync.engine.plan import SIDES, Item, Plan, Side, Write, other
-from nexasync.lead import FIELDS, Lead, is_blank, norm_email
+from nexasync.lead import FIELDS, Lead, norm_email
 from nexasync.store.store import Link
 
 READ_ONLY_KEY = "_read_only"
@@ -47,13 +47,10 @@ def _fields_only(lead: Mapping[str, Any]) -> Lead:
     return {k: v for k, v in lead.items() if k in FIELDS}
 
 
-def _edited(fields: Lead, base: Mapping[str, Any]) -> bool:
-    """Whether a side really changed since the base, as the merge sees it: a field it did
-    not read is no opinion, and a blank where the base knew nothing is no change."""
-    return any(
-        base.get(name, v) != v if is_blank(v) else base.get(name) != v
-        for name, v in _fields_only(fields).items()
-    )
+def _edited(fields: Lead, base: Lead) -> bool:
+    """Whether a side really changed since its base, as the merge sees it (a field it did
+    not read is no opinion), rather than whether the two dicts differ."""
+    return any(changed_from(base, name, v) for name, v in _fields_only(fields).items())
 
 
 def _pending_state(link: Link, side: Side) -> Current | None:

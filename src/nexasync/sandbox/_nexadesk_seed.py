@@ -5,6 +5,7 @@ missing emails, tags, amounts, assigned and unassigned reps)."""
 from __future__ import annotations
 
 import random
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,7 +56,9 @@ def sample_leads(
     for i in range(n):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         name = rng.choice(LONG_NAMES) if rng.random() < 0.05 else f"{first} {last}"
-        email: str | None = f"{first}.{last}{i}@{rng.choice(DOMAINS)}".lower()
+        # ASCII local parts: most CRM orgs refuse internationalised addresses.
+        local = unicodedata.normalize("NFKD", f"{first}.{last}{i}").encode("ascii", "ignore")
+        email: str | None = f"{local.decode()}@{rng.choice(DOMAINS)}".lower()
         if rng.random() < 0.1:
             email = None
         elif rng.random() < 0.1 and email:
