@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nexasync.config import Config, ConfigError
+from nexasync.config import Config, ConfigError, HubSpotConfig, SalesforceConfig
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -37,10 +37,18 @@ def _interpolate(node: Any, path: str, env: dict[str, str]) -> Any:
     return node
 
 
+#: The CRM kinds, as pydantic names them in error locations after ``crm``.
+_CRM_MODELS: dict[str, type[BaseModel]] = {"salesforce": SalesforceConfig, "hubspot": HubSpotConfig}
+
+
+def _is_tag(loc: tuple[Any, ...], i: int) -> bool:
+    return i > 0 and loc[i - 1] == "crm" and loc[i] in _CRM_MODELS
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     """``pairs[0].crm.auth``: the way the file is read, and how interpolation names keys."""
     out = ""
-    for part in loc:
+    for part in (p for i, p in enumerate(loc) if not _is_tag(loc, i)):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -48,8 +56,11 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 def _section_keys(loc: tuple[Any, ...]) -> list[str] | None:
     """The keys allowed in the section holding ``loc``'s last key, if it is a model."""
     model: Any = Config
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
         if isinstance(part, int):
+            continue
+        if _is_tag(loc, i):
+            model = _CRM_MODELS[part]
             continue
         field = model.model_fields.get(part) if isinstance(model, type) else None
         if field is None:
@@ -72,6 +83,9 @@ def _describe(error: dict[str, Any], secret_keys: set[str]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"{loc}: required key is missing"
+    if error["type"] == "union_tag_invalid":
+        kinds = ", ".join(_CRM_MODELS)
+        return f"{loc}.type: unknown CRM type {error['ctx']['tag']!r} (one of {kinds})"
     if error["type"] == "extra_forbidden":
         known = _section_keys(raw) or []
         close = difflib.get_close_matches(str(raw[-1]), known, n=1)

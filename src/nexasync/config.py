@@ -9,18 +9,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     field_validator,
     model_validator,
 )
 
-from nexasync.lead import FIELDS, STAGES
+from nexasync._config_base import (
+    ConfigError,
+    HttpOptions,
+    _lead_fields,
+    _Model,
+    _read_secret,
+)
+from nexasync._config_hubspot import DEFAULT_HS_FIELDS, HubSpotConfig
+from nexasync._config_salesforce import (
+    DEFAULT_SF_FIELDS,
+    DEFAULT_SF_STAGE_MAP,
+    DEFAULT_SF_STAGE_MAP_BACK,
+    SalesforceAuth,
+    SalesforceConfig,
+)
+
+__all__ = [
+    "DEFAULT_HS_FIELDS",
+    "DEFAULT_SF_FIELDS",
+    "DEFAULT_SF_STAGE_MAP",
+    "DEFAULT_SF_STAGE_MAP_BACK",
+    "Config",
+    "ConfigError",
+    "DeleteConfig",
+    "HttpOptions",
+    "HubSpotConfig",
+    "NexaDeskConfig",
+    "PairConfig",
+    "SalesforceAuth",
+    "SalesforceConfig",
+    "StateConfig",
+    "load_config",
+    "parse_config",
+]
 
 SyncRule = Literal[
     "two-way",
@@ -31,62 +64,6 @@ SyncRule = Literal[
     "none",
 ]
 DeletePolicy = Literal["propagate", "ignore", "mark_lost"]
-
-
-class ConfigError(Exception):
-    """A configuration problem, worded for the person who wrote the file."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _read_secret(value: SecretStr | None, path: Path | None, key: str) -> SecretStr | None:
-    # An empty value counts as unset, so `${VAR:-}` can stand beside a *_file key.
-    if value is not None and not value.get_secret_value().strip():
-        value = None
-    if path is None:
-        return value
-    if value is not None:
-        raise ValueError(f"{key} and {key}_file are both set; keep one")
-    try:
-        text = Path(path).read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"{key}_file: cannot read {path}: {exc.strerror}") from None
-    if not text:
-        raise ValueError(f"{key}_file: {path} is empty")
-    return SecretStr(text)
-
-
-def _lead_fields(names: list[str]) -> list[str]:
-    for name in names:
-        if name not in FIELDS:
-            raise ValueError(f"{name!r} is not a lead field (one of {', '.join(FIELDS)})")
-    return names
-
-
-def _readable(path: Path | None, key: str) -> None:
-    """Fail on load, not mid-cycle, when a file the connectors need is not there."""
-    if path is None:
-        return
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{key}: cannot read {path}: {exc.strerror}") from None
-
-
-class HttpOptions(_Model):
-    timeout: float = Field(30.0, gt=0, description="seconds per request")
-    max_retries: int = Field(5, ge=0, le=20)
-    #: PEM bundle of CAs to trust instead of the system ones (private CAs, the sandbox).
-    ca_bundle: Path | None = None
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _ca_exists(cls, value: Path | None) -> Path | None:
-        _readable(value, "ca_bundle")
-        return value
 
 
 class NexaDeskConfig(HttpOptions):
@@ -116,175 +93,6 @@ class NexaDeskConfig(HttpOptions):
         return _lead_fields(value)
 
 
-class SalesforceAuth(_Model):
-    """Whichever flow simple-salesforce supports; the method is inferred when omitted."""
-
-    method: Literal["password", "client_credentials", "jwt", "session"] | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    security_token: SecretStr | None = None
-    security_token_file: Path | None = None
-    consumer_key: str | None = None
-    consumer_secret: SecretStr | None = None
-    consumer_secret_file: Path | None = None
-    private_key_file: Path | None = None
-    session_id: SecretStr | None = None
-    session_id_file: Path | None = None
-
-    @model_validator(mode="after")
-    def _resolve(self) -> SalesforceAuth:
-        for key in ("password", "security_token", "consumer_secret", "session_id"):
-            value = _read_secret(getattr(self, key), getattr(self, f"{key}_file"), key)
-            object.__setattr__(self, key, value)
-        _readable(self.private_key_file, "private_key_file")
-        method = self.method
-        if method is None:
-            if self.session_id:
-                method = "session"
-            elif self.private_key_file:
-                method = "jwt"
-            elif self.username and self.password:
-                method = "password"
-            elif self.consumer_key and self.consumer_secret:
-                method = "client_credentials"
-            else:
-                raise ValueError(
-                    "no credentials: give username+password(+security_token), "
-                    "consumer_key+consumer_secret, username+consumer_key+private_key_file, "
-                    "or session_id"
-                )
-            object.__setattr__(self, "method", method)
-        needed = {
-            "password": ("username", "password"),
-            "client_credentials": ("consumer_key", "consumer_secret"),
-            "jwt": ("username", "consumer_key", "private_key_file"),
-            "session": ("session_id",),
-        }[method]
-        missing = [k for k in needed if not getattr(self, k)]
-        if missing:
-            raise ValueError(f"method {method!r} needs {', '.join(missing)}")
-        return self
-
-
-DEFAULT_SF_FIELDS: dict[str, str | None] = {
-    "visitor_email": "Email",
-    "visitor_phone": "Phone",
-    "visitor_company": "Company",
-    "need_summary": "Description",
-    "source": "LeadSource",
-    "pipeline_stage": "Status",
-    "expected_billing_amount": None,
-    "tags": None,
-    "assigned_rep_id": "OwnerId",
-}
-
-#: NexaDesk stage -> the standard Lead Status picklist. Many-to-one on purpose.
-DEFAULT_SF_STAGE_MAP: dict[str, str] = {
-    "new": "Open - Not Contacted",
-    "qualified": "Working - Contacted",
-    "assigned": "Open - Not Contacted",
-    "contacted": "Working - Contacted",
-    "converted": "Closed - Converted",
-    "lost": "Closed - Not Converted",
-}
-
-
-#: Lead Status -> NexaDesk stage, for the way back.
-DEFAULT_SF_STAGE_MAP_BACK: dict[str, str] = {
-    "Open - Not Contacted": "new",
-    "Working - Contacted": "contacted",
-    "Closed - Converted": "converted",
-    "Closed - Not Converted": "lost",
-}
-
-
-class SalesforceConfig(HttpOptions):
-    type: Literal["salesforce"] = "salesforce"
-    #: Set for session auth, or to skip the instance discovery of a login.
-    instance_url: str | None = None
-    #: "login", "test" or a My Domain prefix, as simple-salesforce takes it.
-    domain: str = "login"
-    #: Where login/token requests go instead of https://{domain}.salesforce.com (sandboxes).
-    login_url: str | None = None
-    api_version: str = "59.0"
-    auth: SalesforceAuth
-    #: A Lead external-id field holding the NexaDesk id; makes creates idempotent upserts.
-    external_id_field: str | None = None
-    #: Written when a lead has no company (Company is required); never synced back.
-    company_placeholder: str = "[not provided]"
-    overlap_seconds: int = Field(300, ge=0)
-    #: How often to ask getDeleted for leads removed from the recycle bin (the query
-    #: itself sees soft deletes every cycle).
-    deleted_check_seconds: int = Field(3600, ge=0)
-    #: canonical field -> Lead field (None: not synced). visitor_name always maps to
-    #: FirstName/LastName.
-    fields: dict[str, str | None] = Field(default_factory=lambda: dict(DEFAULT_SF_FIELDS))
-    stage_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SF_STAGE_MAP))
-    #: Lead Status -> NexaDesk stage for the way back; derived from stage_map when omitted
-    #: (the standard statuses go back to new/contacted/converted/lost, any other status to
-    #: the first NexaDesk stage that maps onto it).
-    stage_map_back: dict[str, str] | None = None
-    #: NexaDesk rep id -> Salesforce user id.
-    rep_map: dict[str, str] = Field(default_factory=dict)
-    #: Also match reps by email (NexaDesk rep_email <-> User.Email).
-    rep_by_email: bool = True
-    truncate: list[str] = Field(
-        default_factory=lambda: ["visitor_name", "visitor_company", "need_summary", "source"]
-    )
-
-    @field_validator("truncate")
-    @classmethod
-    def _truncatable(cls, value: list[str]) -> list[str]:
-        return _lead_fields(value)
-
-    @field_validator("fields")
-    @classmethod
-    def _known_fields(cls, value: dict[str, str | None]) -> dict[str, str | None]:
-        merged = dict(DEFAULT_SF_FIELDS)
-        for name, target in value.items():
-            if name == "visitor_name":
-                raise ValueError("'visitor_name' always maps to FirstName/LastName")
-            if name not in FIELDS:
-                raise ValueError(
-                    f"{name!r} is not a lead field (one of {', '.join(DEFAULT_SF_FIELDS)})"
-                )
-            merged[name] = target
-        return merged
-
-    @field_validator("stage_map")
-    @classmethod
-    def _stages(cls, value: dict[str, str]) -> dict[str, str]:
-        merged = dict(DEFAULT_SF_STAGE_MAP)
-        for stage, status in value.items():
-            if stage not in STAGES:
-                raise ValueError(f"{stage!r} is not a NexaDesk stage ({', '.join(STAGES)})")
-            merged[stage] = status
-        return merged
-
-    @field_validator("stage_map_back")
-    @classmethod
-    def _stages_back(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for status, stage in (value or {}).items():
-            if stage not in STAGES:
-                raise ValueError(
-                    f"{status}: {stage!r} is not a NexaDesk stage ({', '.join(STAGES)})"
-                )
-        return value
-
-    @model_validator(mode="after")
-    def _back(self) -> SalesforceConfig:
-        back: dict[str, str] = {}
-        for stage, status in self.stage_map.items():
-            default = DEFAULT_SF_STAGE_MAP_BACK.get(status)
-            back.setdefault(
-                status, default if self.stage_map.get(default or "") == status else stage
-            )
-        back.update(self.stage_map_back or {})
-        object.__setattr__(self, "stage_map_back", back)
-        return self
-
-
 class DeleteConfig(_Model):
     nexadesk_to_crm: DeletePolicy = "propagate"
     crm_to_nexadesk: DeletePolicy = "propagate"
@@ -294,10 +102,20 @@ class DeleteConfig(_Model):
     max_unguarded: int = Field(1, ge=0)
 
 
+def _crm_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "salesforce"))
+    return str(getattr(value, "type", "salesforce"))
+
+
 class PairConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     nexadesk: NexaDeskConfig
-    crm: SalesforceConfig
+    #: The CRM side; ``type`` picks the kind (salesforce when omitted).
+    crm: Annotated[
+        Annotated[SalesforceConfig, Tag("salesforce")] | Annotated[HubSpotConfig, Tag("hubspot")],
+        Discriminator(_crm_type),
+    ]
     #: canonical field -> sync rule; fields not named are two-way.
     rules: dict[str, SyncRule] = Field(default_factory=dict)
     deletes: DeleteConfig = Field(default_factory=DeleteConfig)

@@ -6,10 +6,11 @@ adding a CRM means a connector module plus one entry in :data:`CRM_CONNECTORS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import structlog
+from pydantic import BaseModel, SecretStr
 
 from nexasync.config import Config, PairConfig
 from nexasync.connectors.base import Connector
@@ -28,20 +29,19 @@ def _salesforce(pair: PairConfig) -> Connector:
 CRM_CONNECTORS: dict[str, Callable[[PairConfig], Connector]] = {"salesforce": _salesforce}
 
 
+def _secrets(node: object) -> Iterator[str]:
+    """Every secret value in a config section, however deeply nested."""
+    if isinstance(node, SecretStr):
+        yield node.get_secret_value()
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _secrets(getattr(node, name))
+
+
 def build_connectors(pair: PairConfig) -> dict[Side, Connector]:
     from nexasync.connectors.nexadesk import NexaDeskConnector
 
-    auth = pair.crm.auth
-    register_secrets(
-        s.get_secret_value() if s else None
-        for s in (
-            pair.nexadesk.api_key,
-            auth.password,
-            auth.security_token,
-            auth.consumer_secret,
-            auth.session_id,
-        )
-    )
+    register_secrets(_secrets(pair))
     return {
         "nexadesk": NexaDeskConnector(pair.nexadesk),
         "crm": CRM_CONNECTORS[pair.crm.type](pair),
