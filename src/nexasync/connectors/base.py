@@ -38,6 +38,9 @@ class Record:
     read_only: str | None = None
     #: Why this record could not be read into the canonical shape; it is reported, not synced.
     invalid: str | None = None
+    #: Ids of records that were merged into this one (a CRM merge): they are gone, but
+    #: not deleted — their links move to this record.
+    merged_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
