@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Harness, nd_lead, sf_lead
+from conftest import Harness, nd_lead
 
 from nexasync.sandbox import Sandbox
 
@@ -38,16 +38,16 @@ def _seed(h: Harness) -> None:
     for i in range(12):
         h.nd.add_lead(**nd_lead(visitor_name=f"Crash Nd{i}", visitor_phone=f"+1-555-1{i:03d}"))
     for i in range(8):
-        h.sf.add_lead(**sf_lead(LastName=f"CrashSf{i}"))
+        h.crm.add(name=f"Crash Crm{i}")
     # Without an email nothing can be matched after the fact: only the write-ahead
     # intents keep these from being created twice.
     for i in range(2):
         h.nd.add_lead(**nd_lead(visitor_name=f"Nomail Nd{i}", visitor_email=None))
-        h.sf.add_lead(**sf_lead(LastName=f"NomailSf{i}", FirstName="Nomail", Email=None))
+        h.crm.add(name=f"Nomail Crm{i}", email=None)
     for i in range(3):
         email = f"both{i}@example.com"
         h.nd.add_lead(**nd_lead(visitor_name=f"Both Side{i}", visitor_email=email))
-        h.sf.add_lead(**sf_lead(LastName=f"Side{i}", FirstName="Both", Email=email))
+        h.crm.add(name=f"Both Side{i}", email=email)
 
 
 # (side, request number, hold the answer after the request took effect?, external id?)
@@ -98,6 +98,6 @@ def test_sigkill_then_rerun_converges(
             _, err = rerun.communicate(timeout=120)
             assert rerun.returncode == 0, err.decode()[-3000:]
         assert len(h.nd.leads()) == 12 + 8 + 3 + 4
-        assert len(h.sf.leads()) == 12 + 8 + 3 + 4
+        assert len(h.crm.leads()) == 12 + 8 + 3 + 4
         h.assert_converged()
         h.store.close()

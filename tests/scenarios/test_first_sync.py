@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Harness, nd_lead, sf_lead
+from conftest import Harness, nd_lead
 
 
 def test_first_sync_into_empty_crm(harness: Harness) -> None:
@@ -13,7 +13,7 @@ def test_first_sync_into_empty_crm(harness: Harness) -> None:
     result = harness.cycle()
     assert result.ok
     assert result.summary.counts["nexadesk->crm"]["created"] == 7
-    assert len(harness.sf.leads()) == 7
+    assert len(harness.crm.leads()) == 7
     harness.assert_converged()
     harness.assert_idle()
 
@@ -22,25 +22,18 @@ def test_first_sync_against_populated_crm_makes_no_duplicates(harness: Harness) 
     shared = [f"Shared{i}@Example.com" for i in range(4)]
     for i, email in enumerate(shared):
         harness.nd.add_lead(**nd_lead(visitor_name=f"Ann Shared{i}", visitor_email=email.lower()))
-        # Same person in Salesforce, email in other case, with a phone NexaDesk lacks.
-        harness.sf.add_lead(
-            **sf_lead(
-                FirstName="Ann",
-                LastName=f"Shared{i}",
-                Email=email,
-                Company="Acme Corp",
-                Phone=f"+1-555-02{i}",
-            )
+        # Same person in the CRM, email in other case, with a phone NexaDesk lacks.
+        harness.crm.add(
+            name=f"Ann Shared{i}", email=email, company="Acme Corp", phone=f"+1-555-02{i}"
         )
     harness.nd.add_lead(**nd_lead(visitor_name="Only Nexadesk"))
-    harness.sf.add_lead(**sf_lead(FirstName="Only", LastName="Salesforce"))
+    harness.crm.add(name="Only Crm")
 
     result = harness.cycle()
     assert result.ok
     assert len(harness.nd.leads()) == 6
-    assert len(harness.sf.leads()) == 6
+    assert len(harness.crm.leads()) == 6
     harness.assert_converged()
-    # The phone only Salesforce had reached NexaDesk (blank never wins over a value).
-    by_email = harness.nd_by_email()
-    assert by_email["shared0@example.com"]["visitor_phone"] == "+1-555-020"
+    # The phone only the CRM had reached NexaDesk (blank never wins over a value).
+    assert harness.nd_by_email()["shared0@example.com"]["visitor_phone"] == "+1-555-020"
     harness.assert_idle()

@@ -44,13 +44,13 @@ def test_deletes_and_updates_during_an_incremental_scan(harness: Harness) -> Non
     h.cycle()
     h.nd.on_request = None
     h.cycle()
-    sf = h.sf_by_email()
+    crm = h.crm_by_email()
     nd = h.nd_by_email()
     assert len(nd) == 245
-    assert set(sf) == set(nd)  # the 5 deleted are gone from Salesforce too, nobody else
+    assert set(crm) == set(nd)  # the 5 deleted are gone from the CRM too, nobody else
     for lead in nd.values():
-        assert sf[lead["visitor_email"]]["Phone"] == lead["visitor_phone"]
-    assert sf[h.nd.get(tail)["visitor_email"]]["Company"] == "Changed Mid Scan"
+        assert crm[lead["visitor_email"]]["phone"] == lead["visitor_phone"]
+    assert crm[h.nd.get(tail)["visitor_email"]]["company"] == "Changed Mid Scan"
     h.assert_converged()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Harness, nd_lead, sf_lead
+from conftest import Harness, nd_lead
 
 
 def test_many_to_one_stage_and_long_name_do_not_ping_pong(harness: Harness) -> None:
@@ -16,9 +16,9 @@ def test_many_to_one_stage_and_long_name_do_not_ping_pong(harness: Harness) -> N
     assert harness.nd.get(a["id"])["pipeline_stage"] == "qualified"
     assert harness.nd.get(b["id"])["pipeline_stage"] == "assigned"
     assert harness.nd.get(b["id"])["visitor_company"] in (None, "")
-    sf = harness.sf_by_email()[a["visitor_email"]]
-    assert sf["Status"] == "Working - Contacted"
-    assert len(sf["LastName"]) <= 80 and len(sf.get("FirstName") or "") <= 40
+    crm = harness.crm_by_email()[a["visitor_email"]]
+    assert crm["stage"] == harness.crm.stage_of("qualified")
+    assert crm["name_fits"]
     harness.assert_idle()
     harness.assert_idle()
 
@@ -26,25 +26,28 @@ def test_many_to_one_stage_and_long_name_do_not_ping_pong(harness: Harness) -> N
 def test_converged_pair_idle_cycle_costs_one_request_per_side(harness: Harness) -> None:
     for i in range(5):
         harness.nd.add_lead(**nd_lead(visitor_name=f"Idle Person{i}"))
-        harness.sf.add_lead(**sf_lead(LastName=f"Idle{i}"))
+        harness.crm.add(name=f"Crm Idle{i}")
     harness.cycle()
     harness.cycle()
     harness.assert_converged()
     harness.assert_idle()
 
 
-def test_converted_salesforce_lead_is_never_written(harness: Harness) -> None:
+def test_converted_salesforce_lead_is_never_written(sandbox, tmp_path) -> None:
+    from conftest import Harness as H
+
+    harness = H(sandbox, tmp_path, "salesforce")
     lead = harness.nd.add_lead(**nd_lead())
     harness.cycle()
-    sf_id = harness.store.links_by_nexadesk(harness.pair.name, [lead["id"]])[lead["id"]].crm_id
-    harness.sf.convert_lead(sf_id)
+    crm_id = harness.crm_id_of(lead["id"])
+    harness.crm.convert(crm_id)
     harness.cycle()
     assert harness.nd.get(lead["id"])["pipeline_stage"] == "converted"
-    before = harness.sf.get(sf_id)
+    before = harness.crm.get(crm_id)
     harness.nd.update_lead(lead["id"], visitor_phone="+1-555-9999")
     result = harness.cycle()
     assert result.ok, result.summary.as_dict()
     assert result.summary.counts["nexadesk->crm"]["skipped"] == 1
     assert result.summary.counts["nexadesk->crm"]["failed"] == 0
-    assert harness.sf.get(sf_id)["Phone"] == before.get("Phone")
+    assert harness.crm.get(crm_id)["phone"] == before["phone"]
     harness.assert_idle()

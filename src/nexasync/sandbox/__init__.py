@@ -68,8 +68,15 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def pair_config(self, name: str = "sandbox", **overrides: Any) -> dict[str, Any]:
-        """A pair section (plain data, as it would read from YAML) for these emulators."""
+    def crm(self, kind: str) -> Emulator:
+        """The emulator of one CRM kind."""
+        return {"salesforce": self.salesforce}[kind]
+
+    def pair_config(
+        self, name: str = "sandbox", crm_kind: str = "salesforce", **overrides: Any
+    ) -> dict[str, Any]:
+        """A pair section (plain data, as it would read from YAML) for these emulators,
+        syncing NexaDesk with the ``crm_kind`` CRM."""
         sf = self.salesforce
         pair: dict[str, Any] = {
             "name": name,
@@ -97,5 +104,8 @@ class Sandbox:
                 pair[key] = value
         return pair
 
-    def config(self, state_url: str, **overrides: Any) -> dict[str, Any]:
-        return {"state": {"url": state_url}, "pairs": [self.pair_config(**overrides)]}
+    def config(
+        self, state_url: str, crm_kind: str = "salesforce", **overrides: Any
+    ) -> dict[str, Any]:
+        pair = self.pair_config(crm_kind=crm_kind, **overrides)
+        return {"state": {"url": state_url}, "pairs": [pair]}
