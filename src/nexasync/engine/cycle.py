@@ -18,6 +18,7 @@ import structlog
 from nexasync.config import PairConfig
 from nexasync.connectors.base import Connector, Pull, Record
 from nexasync.engine.execute import Executor, Summary
+from nexasync.engine.merges import plan_merges
 from nexasync.engine.plan import SIDES, Plan, Side, other
 from nexasync.engine.reconcile import Policy, reconcile
 from nexasync.engine.recover import recover_intents
@@ -149,6 +150,16 @@ def _run_cycle(
             log.info(
                 "pulled", side=side, system=connectors[side].system, records=len(changes[side])
             )
+        relinks, notes = plan_merges(pair, store, changes["crm"])
+        if relinks and not dry_run:
+            store.save_links(relinks)
+            store.add_events(
+                run_id,
+                pair,
+                [(r.nexadesk_id, r.crm_id, "crm merge", n) for r, n in zip(relinks, notes)],
+            )
+        for note in notes:
+            log.info("crm merge", detail=note)
         links = {
             "nexadesk": store.links_by_nexadesk(pair, changes["nexadesk"]),
             "crm": store.links_by_crm(pair, changes["crm"]),
