@@ -150,7 +150,16 @@ def _sandbox_sync(pair: str | None, dry_run: bool) -> int:
 @cli.command()
 @click.option("--nexadesk-port", default=8700, show_default=True, help="0 picks a free port.")
 @click.option("--salesforce-port", default=8701, show_default=True, help="0 picks a free port.")
+@click.option("--hubspot-port", default=8702, show_default=True, help="0 picks a free port.")
 @click.option("--leads", default=40, show_default=True, help="Leads to seed on each side.")
+@click.option(
+    "--crm",
+    "crm_kind",
+    default="salesforce",
+    show_default=True,
+    type=click.Choice(["salesforce", "hubspot"]),
+    help="Which CRM the written config syncs NexaDesk with.",
+)
 @click.option(
     "--dir",
     "directory",
@@ -158,8 +167,15 @@ def _sandbox_sync(pair: str | None, dry_run: bool) -> int:
     show_default=True,
     help="Where the test CA and config go.",
 )
-def sandbox(nexadesk_port: int, salesforce_port: int, leads: int, directory: str) -> None:
-    """Start the NexaDesk and Salesforce emulators and print a ready config.
+def sandbox(
+    nexadesk_port: int,
+    salesforce_port: int,
+    hubspot_port: int,
+    leads: int,
+    crm_kind: str,
+    directory: str,
+) -> None:
+    """Start the NexaDesk, Salesforce and HubSpot emulators and print a ready config.
 
     Runs until interrupted (Ctrl-C).
     """
@@ -170,16 +186,18 @@ def sandbox(nexadesk_port: int, salesforce_port: int, leads: int, directory: str
         folder,
         nexadesk_port=nexadesk_port,
         salesforce_port=salesforce_port,
+        hubspot_port=hubspot_port,
         seed_nexadesk=leads,
         seed_salesforce=leads // 2,
+        seed_hubspot=leads // 2,
     )
     with box:
         config_file = folder / "nexasync.yaml"
-        config_file.write_text(
-            yaml.safe_dump(box.config(f"sqlite:///{folder / 'state.db'}"), sort_keys=False)
-        )
+        data = box.config(f"sqlite:///{folder / 'state.db'}", crm_kind)
+        config_file.write_text(yaml.safe_dump(data, sort_keys=False))
         click.echo(f"NexaDesk emulator:   {box.nexadesk_url}")
         click.echo(f"Salesforce emulator: {box.salesforce_url} (CA: {box.ca.ca_bundle})")
+        click.echo(f"HubSpot emulator:    {box.hubspot_url}")
         click.echo(f"Config written to {config_file}:\n")
         click.echo(config_file.read_text())
         click.echo(

@@ -26,7 +26,16 @@ def _salesforce(pair: PairConfig) -> Connector:
     return SalesforceConnector(pair.crm)
 
 
-CRM_CONNECTORS: dict[str, Callable[[PairConfig], Connector]] = {"salesforce": _salesforce}
+def _hubspot(pair: PairConfig) -> Connector:
+    from nexasync.connectors.hubspot import HubSpotConnector
+
+    return HubSpotConnector(pair.crm)  # type: ignore[arg-type]
+
+
+CRM_CONNECTORS: dict[str, Callable[[PairConfig], Connector]] = {
+    "salesforce": _salesforce,
+    "hubspot": _hubspot,
+}
 
 
 def _secrets(node: object) -> Iterator[str]:

@@ -136,3 +136,89 @@ class SalesforceSide(CrmSide):
 
     def stage_of(self, nd_stage: str) -> str | None:
         return self.STAGE_OF[self.STATUS_OF[nd_stage]]
+
+
+class HubSpotSide(CrmSide):
+    kind = "hubspot"
+    features = frozenset({"merge"})
+    #: A search that finds nothing new, and the archived check.
+    idle_requests = 2
+    STATUS_OF = {
+        "new": "NEW",
+        "qualified": "OPEN",
+        "assigned": "OPEN",
+        "contacted": "CONNECTED",
+        "converted": "OPEN_DEAL",
+        "lost": "UNQUALIFIED",
+    }
+    STAGE_OF = {
+        "NEW": "new",
+        "OPEN": "qualified",
+        "IN_PROGRESS": "contacted",
+        "ATTEMPTED_TO_CONTACT": "contacted",
+        "CONNECTED": "contacted",
+        "OPEN_DEAL": "converted",
+        "UNQUALIFIED": "lost",
+        "BAD_TIMING": "lost",
+    }
+
+    def _native(self, lead: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "name" in lead:
+            first, last = _split(lead["name"])
+            out["firstname"], out["lastname"] = first or "", last
+        for ours, theirs in (
+            ("email", "email"),
+            ("phone", "phone"),
+            ("company", "company"),
+            ("description", "message"),
+        ):
+            if ours in lead:
+                out[theirs] = lead[ours] if lead[ours] is not None else ""
+        if "stage" in lead:
+            out["hs_lead_status"] = self.STATUS_OF[lead["stage"]]
+        return out
+
+    def add(self, **lead: Any) -> str:
+        lead.setdefault("name", "John Doe")
+        lead.setdefault("email", unique_email("hs"))
+        lead.setdefault("company", "TechCorp")
+        lead.setdefault("stage", "new")
+        if lead["email"] is None:
+            del lead["email"]
+        return self.emulator.add_contact(**self._native(lead))
+
+    def update(self, id: str, **lead: Any) -> None:
+        self.emulator.update_contact(id, **self._native(lead))
+
+    def delete(self, id: str) -> None:
+        self.emulator.archive_contact(id)
+
+    def merge(self, primary: str, merged: str) -> str:
+        return self.emulator.merge(primary, merged)
+
+    def _plain(self, row: dict[str, Any]) -> dict[str, Any]:
+        p = row.get("properties") or {}
+        first, last = p.get("firstname") or "", p.get("lastname") or ""
+        return {
+            "id": row["id"],
+            "name": " ".join(x for x in (first, last) if x),
+            "email": (p.get("email") or "").lower() or None,
+            "phone": p.get("phone") or None,
+            "company": p.get("company") or None,
+            "stage": self.STAGE_OF.get(p.get("hs_lead_status") or ""),
+            "description": p.get("message") or None,
+            "deleted": bool(row.get("archived")),
+            "converted": False,
+            "name_fits": True,
+        }
+
+    def get(self, id: str) -> dict[str, Any] | None:
+        row = self.emulator.get(id)
+        return None if row is None else self._plain(row)
+
+    def leads(self) -> list[dict[str, Any]]:
+        return [self._plain(row) for row in self.emulator.contacts()]
+
+    def stage_of(self, nd_stage: str) -> str | None:
+        return self.STAGE_OF[self.STATUS_OF[nd_stage]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 
 def test_invalid_record_is_reported_and_the_rest_sync(harness: Harness) -> None:

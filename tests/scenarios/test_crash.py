@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 from nexasync.sandbox import Sandbox
 
@@ -50,31 +50,37 @@ def _seed(h: Harness) -> None:
         h.crm.add(name=f"Both Side{i}", email=email)
 
 
-# (side, request number, hold the answer after the request took effect?, external id?)
+# (crm, side killed at, request number, hold the answer after the request took effect?,
+#  Salesforce external id?)
 POINTS = [
-    ("salesforce", 2, False, True),  # during the first query
-    ("salesforce", 3, True, True),  # the upsert batch went through; its answer is lost
-    ("salesforce", 3, True, False),  # the same without an external id: a plain create
-    ("salesforce", 4, True, False),
-    ("nexadesk", 1, False, True),
-    ("nexadesk", 4, True, True),  # a NexaDesk create done, answer lost
-    ("nexadesk", 7, True, True),
-    ("nexadesk", 9, False, True),
+    ("salesforce", "crm", 2, False, True),  # during the first query
+    ("salesforce", "crm", 3, True, True),  # the upsert batch went through; its answer is lost
+    ("salesforce", "crm", 3, True, False),  # the same without an external id: a plain create
+    ("salesforce", "crm", 4, True, False),
+    ("salesforce", "nexadesk", 1, False, True),
+    ("salesforce", "nexadesk", 4, True, True),  # a NexaDesk create done, answer lost
+    ("salesforce", "nexadesk", 7, True, True),
+    ("salesforce", "nexadesk", 9, False, True),
+    ("hubspot", "crm", 1, False, True),  # during the first search
+    ("hubspot", "crm", 2, True, True),  # a batch create went through; its answer is lost
+    ("hubspot", "crm", 3, True, True),  # a batch update went through; its answer is lost
+    ("hubspot", "nexadesk", 4, True, True),
+    ("hubspot", "nexadesk", 8, False, True),
 ]
 
 
-@pytest.mark.parametrize(("side", "at", "after", "external_id"), POINTS)
+@pytest.mark.parametrize(("crm_kind", "side", "at", "after", "external_id"), POINTS)
 def test_sigkill_then_rerun_converges(
-    tmp_path: Path, side: str, at: int, after: bool, external_id: bool
+    tmp_path: Path, crm_kind: str, side: str, at: int, after: bool, external_id: bool
 ) -> None:
     with Sandbox(tmp_path / "sandbox") as box:
         overrides = {} if external_id else {"crm": {"external_id_field": None}}
-        h = Harness(box, tmp_path, **overrides)
+        h = Harness(box, tmp_path, crm_kind, **overrides)
         _seed(h)
         config = tmp_path / "nexasync.yaml"
-        data = box.config(f"sqlite:///{tmp_path / 'state.db'}", **overrides)
+        data = box.config(f"sqlite:///{tmp_path / 'state.db'}", crm_kind, **overrides)
         config.write_text(yaml.safe_dump(data))
-        emulator = box.salesforce if side == "salesforce" else box.nexadesk
+        emulator = box.crm(crm_kind) if side == "crm" else box.nexadesk
         # Concurrency 1 makes "the Nth request" the same request on every run.
         data["pairs"][0]["nexadesk"]["concurrency"] = 1
         config.write_text(yaml.safe_dump(data))

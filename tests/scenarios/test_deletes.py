@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 from nexasync.sandbox import Sandbox
 

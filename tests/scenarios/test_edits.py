@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 from nexasync.sandbox import Sandbox
 

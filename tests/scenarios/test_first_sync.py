@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 
 def test_first_sync_into_empty_crm(harness: Harness) -> None:

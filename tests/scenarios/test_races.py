@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 
 def _during_scan(h: Harness, action: Any, at_list_request: int = 2) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Harness, nd_lead
+from scenario_harness import Harness, nd_lead
 
 
 def test_many_to_one_stage_and_long_name_do_not_ping_pong(harness: Harness) -> None:
@@ -34,7 +34,7 @@ def test_converged_pair_idle_cycle_costs_one_request_per_side(harness: Harness) 
 
 
 def test_converted_salesforce_lead_is_never_written(sandbox, tmp_path) -> None:
-    from conftest import Harness as H
+    from scenario_harness import Harness as H
 
     harness = H(sandbox, tmp_path, "salesforce")
     lead = harness.nd.add_lead(**nd_lead())

@@ -1,0 +1,162 @@
+"""Every contact changed since a time, through the search API, read completely.
+
+HubSpot's search stops at 10,000 results per query (asking past that is a 400)
+and sorts by one property only. So the changes are read in *windows*, each one
+query sorted by ``lastmodifieddate``:
+
+* a window that ends below the cap is the end;
+* a window that reaches the cap starts the next one at its last timestamp
+  (``GTE``), skipping the ids already read at that timestamp;
+* a window that holds one timestamp only (10,000+ contacts changed in one bulk
+  edit) cannot move on by time: the contacts of that timestamp are read in id
+  order (``lastmodifieddate EQ t AND hs_object_id GT last``, windowed the same
+  way), then the time windows go on after it (``GT t``). Such a timestamp is
+  spotted on the window's first page (full, one timestamp, and a count query
+  says 10,000+ share it) rather than after paging through a useless window.
+
+Each window moves strictly forward, so the walk ends, in about one request per
+200 contacts plus one or two per window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from nexasync.connectors._hs_api import SEARCH_PAGE_SIZE, HubSpotApi
+
+#: HubSpot answers no search past this many results.
+SEARCH_CAP = 10_000
+MODIFIED = "lastmodifieddate"
+OBJECT_ID = "hs_object_id"
+
+_DIGITS = re.compile(r"^\d+$")
+
+
+def parse_hs_datetime(value: Any) -> datetime | None:
+    """HubSpot's ``2024-05-01T12:00:00.123Z`` (or epoch milliseconds) as aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).strip()
+    if _DIGITS.match(text):
+        return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def to_ms(value: datetime) -> int:
+    return int(round(value.timestamp() * 1000))
+
+
+def iso_ms(value: datetime) -> str:
+    """One spelling for a timestamp, whatever HubSpot sent (used as a record version)."""
+    utc = value.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def row_modified(row: dict[str, Any]) -> datetime | None:
+    props = row.get("properties") or {}
+    return parse_hs_datetime(props.get(MODIFIED) or row.get("updatedAt"))
+
+
+def _filter(prop: str, op: str, value: Any) -> dict[str, str]:
+    return {"propertyName": prop, "operator": op, "value": str(value)}
+
+
+class WindowedSearch:
+    def __init__(
+        self, api: HubSpotApi, properties: list[str], *,
+        page_size: int = SEARCH_PAGE_SIZE, cap: int = SEARCH_CAP,
+    ) -> None:
+        self._api = api
+        self._properties = properties
+        self._page_size = page_size
+        self._cap = cap
+
+    def changed(self, since: datetime | None) -> Iterator[dict[str, Any]]:
+        """Each contact with ``lastmodifieddate >= since`` (all when None), once,
+        oldest change first."""
+        lower: dict[str, str] | None = (
+            None if since is None else _filter(MODIFIED, "GTE", to_ms(since)))
+        skip: set[str] = set()
+        while True:
+            first: int | None = None
+            last: int | None = None
+            at_last: set[str] = set()
+            capped = bulk = False
+            for row, count in self._window([lower] if lower else [], MODIFIED):
+                id = str(row["id"])
+                stamp = row_modified(row)
+                t = to_ms(stamp) if stamp else 0
+                first = t if first is None else first
+                if t != last:
+                    last, at_last = t, set()
+                at_last.add(id)
+                capped = count >= self._cap
+                if id not in skip:
+                    yield row
+                # A full first page of one timestamp may be a bulk edit too big for any
+                # window: ask how big before paging through a window that cannot end it.
+                if count == self._page_size and first == last and self._crowded(t):
+                    bulk = True
+                    break
+            if (not capped and not bulk) or last is None:
+                return
+            if first == last:
+                # One timestamp fills the whole window: walk it by id, then go past it.
+                yield from self._one_timestamp(last, at_last | skip)
+                lower, skip = _filter(MODIFIED, "GT", last), set()
+            else:
+                lower, skip = _filter(MODIFIED, "GTE", last), at_last
+
+    def _crowded(self, stamp: int) -> bool:
+        """Whether at least a whole window's worth of contacts share ``stamp``."""
+        page = self._api.search({
+            "filterGroups": [{"filters": [_filter(MODIFIED, "EQ", stamp)]}],
+            "properties": [OBJECT_ID], "limit": 1,
+        })
+        return int(page.get("total") or 0) >= self._cap
+
+    def _one_timestamp(self, stamp: int, seen: set[str]) -> Iterator[dict[str, Any]]:
+        after_id: str | None = None
+        while True:
+            filters = [_filter(MODIFIED, "EQ", stamp)]
+            if after_id is not None:
+                filters.append(_filter(OBJECT_ID, "GT", after_id))
+            capped = False
+            for row, count in self._window(filters, OBJECT_ID):
+                after_id = str(row["id"])
+                capped = count >= self._cap
+                if after_id not in seen:
+                    yield row
+            if not capped:
+                return
+
+    def _window(
+        self, filters: list[dict[str, str]], sort: str
+    ) -> Iterator[tuple[dict[str, Any], int]]:
+        """One query's results (with how many the query has answered so far), paged
+        up to the cap and never past it."""
+        count = 0
+        after: str | None = None
+        while count < self._cap:
+            body: dict[str, Any] = {
+                "filterGroups": [{"filters": filters}] if filters else [],
+                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+                "properties": self._properties,
+                "limit": min(self._page_size, self._cap - count),
+            }
+            if after is not None:
+                body["after"] = after
+            page = self._api.search(body)
+            results = page.get("results") or []
+            for row in results:
+                count += 1
+                yield row, count
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not results or not after:
+                return

@@ -1,0 +1,232 @@
+"""The HubSpot emulator's search endpoint through hubspot-api-client and httpx:
+filter operators and groups, the sort, offset paging, returned properties, the
+documented limits and the 10,000-result cap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from hubspot import HubSpot
+from hubspot.crm.contacts import ApiException, PublicObjectSearchRequest
+
+from nexasync.sandbox._http import ServerThread
+from nexasync.sandbox.hubspot import HubSpotEmulator
+
+TOKEN = "hs_sandbox_token"
+SEARCH = "/crm/v3/objects/contacts/search"
+T0 = datetime(2025, 5, 1, 9, 0, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[HubSpotEmulator, ServerThread]]:
+    emu = HubSpotEmulator(TOKEN)
+    with ServerThread(emu) as server:
+        yield emu, server
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def emu(served: tuple[HubSpotEmulator, ServerThread], clock: Clock) -> HubSpotEmulator:
+    emu = served[0]
+    # The clock stands still here, so the per-second search budget is lifted;
+    # test_hubspot_limits covers it.
+    emu.clock = clock
+    emu.limits.search_rate = 10_000
+    emu.reset()
+    return emu
+
+
+@pytest.fixture
+def api(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator) -> HubSpot:
+    return HubSpot(access_token=TOKEN, host=served[1].url)
+
+
+@pytest.fixture
+def raw(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator
+        ) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=served[1].url,
+                      headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def people(emu: HubSpotEmulator, clock: Clock) -> dict[str, str]:
+    """Five contacts, one second apart, by first name."""
+    rows = [
+        {"firstname": "Ada", "email": "ada@analytical.example", "company": "Analytical Engines",
+         "nexadesk_amount": 500, "lifecyclestage": "lead"},
+        {"firstname": "Grace", "email": "GRACE@navy.example", "company": "US Navy",
+         "nexadesk_amount": 1500, "lifecyclestage": "customer"},
+        {"firstname": "Alan", "email": "alan@bletchley.example", "nexadesk_amount": 2500.5,
+         "lifecyclestage": "lead"},
+        {"firstname": "Katherine", "company": "NASA", "lifecyclestage": "opportunity"},
+        {"firstname": "Edsger", "email": "edsger@tue.example", "company": "TU Eindhoven",
+         "lifecyclestage": "subscriber"},
+    ]
+    ids = {}
+    for row in rows:
+        ids[str(row["firstname"])] = emu.add_contact(**row)
+        clock.tick(seconds=1)
+    return ids
+
+
+def find(api: HubSpot, *filters: dict[str, Any], **kw: Any) -> list[str]:
+    body = PublicObjectSearchRequest(filter_groups=[{"filters": list(filters)}] if filters else [],
+                                     limit=kw.pop("limit", 100), **kw)
+    return [r.properties["firstname"] for r in api.crm.contacts.search_api.do_search(body).results]
+
+
+def f(prop: str, op: str, value: Any = None, **kw: Any) -> dict[str, Any]:
+    out = {"propertyName": prop, "operator": op, **kw}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+# -- filters ----------------------------------------------------------------------------
+def test_text_equality_ignores_case_and_neq_includes_unset_values(
+        api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, f("email", "EQ", "grace@NAVY.example")) == ["Grace"]
+    assert find(api, f("company", "NEQ", "nasa")) == ["Ada", "Grace", "Alan", "Edsger"]
+    assert find(api, f("email", "NEQ", "ada@analytical.example")) == [
+        "Grace", "Alan", "Katherine", "Edsger"]
+
+
+def test_enumerations_compare_case_sensitively(api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, f("lifecyclestage", "EQ", "lead")) == ["Ada", "Alan"]
+    assert find(api, f("lifecyclestage", "EQ", "LEAD")) == []
+
+
+def test_in_and_not_in_expect_lowercase_values(api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, f("email", "IN", values=["grace@navy.example", "alan@bletchley.example"])
+                ) == ["Grace", "Alan"]
+    assert find(api, f("email", "IN", values=["GRACE@navy.example"])) == []
+    assert find(api, f("lifecyclestage", "NOT_IN", values=["lead", "customer"])) == [
+        "Katherine", "Edsger"]
+
+
+def test_presence_and_token_filters(api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, f("email", "NOT_HAS_PROPERTY")) == ["Katherine"]
+    assert find(api, f("nexadesk_amount", "HAS_PROPERTY")) == ["Ada", "Grace", "Alan"]
+    assert find(api, f("company", "CONTAINS_TOKEN", "navy")) == ["Grace"]
+    assert find(api, f("company", "CONTAINS_TOKEN", "eindh*")) == ["Edsger"]
+    assert find(api, f("company", "CONTAINS_TOKEN", "eindh")) == []
+
+
+def test_ranges_compare_numbers_and_instants(api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, f("nexadesk_amount", "GT", "1000")) == ["Grace", "Alan"]
+    assert find(api, f("nexadesk_amount", "LTE", 1500)) == ["Ada", "Grace"]
+    start = T0 + timedelta(seconds=1)
+    millis = str(int(start.timestamp() * 1000))
+    assert find(api, f("lastmodifieddate", "GTE", millis)) == [
+        "Grace", "Alan", "Katherine", "Edsger"]
+    iso_high = (T0 + timedelta(seconds=2)).isoformat()
+    assert find(api, f("createdate", "BETWEEN", millis, highValue=iso_high)) == [
+        "Grace", "Alan"]
+    assert find(api, f("hs_object_id", "EQ", people["Alan"])) == ["Alan"]
+
+
+def test_groups_are_or_and_filters_in_a_group_are_and(api: HubSpot,
+                                                      people: dict[str, str]) -> None:
+    body = PublicObjectSearchRequest(filter_groups=[
+        {"filters": [f("lifecyclestage", "EQ", "lead"), f("nexadesk_amount", "GT", 1000)]},
+        {"filters": [f("company", "EQ", "NASA")]},
+    ])
+    found = api.crm.contacts.search_api.do_search(body).results
+    assert [r.properties["firstname"] for r in found] == ["Alan", "Katherine"]
+
+
+def test_free_text_query(api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, query="bletchley") == ["Alan"]
+
+
+# -- sort, paging, properties -----------------------------------------------------------
+def test_one_sort_applies_with_ties_in_id_order_and_unset_values_last(
+        emu: HubSpotEmulator, api: HubSpot, people: dict[str, str]) -> None:
+    assert find(api, sorts=[{"propertyName": "nexadesk_amount", "direction": "DESCENDING"}]
+                ) == ["Alan", "Grace", "Ada", "Katherine", "Edsger"]
+    assert find(api, sorts=["-createdate"]) == ["Edsger", "Katherine", "Alan", "Grace", "Ada"]
+    emu.set_lastmodified([people["Edsger"], people["Ada"]], T0 + timedelta(minutes=5))
+    assert find(api, sorts=[{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}]
+                )[:2] == ["Ada", "Edsger"]
+
+
+def test_offset_paging_total_and_returned_properties(emu: HubSpotEmulator,
+                                                     api: HubSpot) -> None:
+    ids = emu.seed(23, seed=5)
+    search = api.crm.contacts.search_api
+    seen, after = [], None
+    while True:
+        page = search.do_search(PublicObjectSearchRequest(
+            limit=10, after=after, properties=["phone"],
+            sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}]))
+        assert page.total == 23
+        assert all(set(r.properties) == {"phone", "createdate", "hs_object_id",
+                                         "lastmodifieddate"} for r in page.results)
+        seen += [r.id for r in page.results]
+        if page.paging is None:
+            break
+        after = page.paging.next.after
+    assert seen == ids and after == "20"
+    default = search.do_search(PublicObjectSearchRequest(limit=1)).results[0].properties
+    assert set(default) == {"createdate", "email", "firstname", "hs_object_id",
+                            "lastmodifieddate", "lastname"}
+
+
+def test_search_leaves_out_archived_and_merged_away_contacts(emu: HubSpotEmulator,
+                                                            api: HubSpot) -> None:
+    keep = emu.add_contact(firstname="Keep")
+    gone = emu.add_contact(firstname="Gone")
+    merged = emu.add_contact(firstname="Merged")
+    emu.archive_contact(gone)
+    emu.merge(keep, merged)
+    assert find(api) == ["Keep"]
+
+
+# -- limits -----------------------------------------------------------------------------
+@pytest.mark.parametrize("body", [
+    {"limit": 201},
+    {"filterGroups": [{"filters": [f("firstname", "EQ", "x")]}] * 6},
+    {"filterGroups": [{"filters": [f("firstname", "EQ", "x")] * 7}]},
+    {"filterGroups": [{"filters": [f("firstname", "EQ", "x")] * 6}] * 4},
+    {"filterGroups": [{"filters": [f("no_such_property", "EQ", "x")]}]},
+    {"filterGroups": [{"filters": [f("firstname", "LIKE", "x")]}]},
+    {"filterGroups": [{"filters": [f("lastmodifieddate", "GT", "yesterday")]}]},
+])
+def test_requests_beyond_the_documented_limits_are_400(raw: httpx.Client,
+                                                       body: dict[str, Any]) -> None:
+    answer = raw.post(SEARCH, json=body)
+    assert answer.status_code == 400
+    assert answer.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_paging_stops_at_10000_results(emu: HubSpotEmulator, api: HubSpot,
+                                       raw: httpx.Client) -> None:
+    emu.seed(10_050, seed=1)
+    search = api.crm.contacts.search_api
+    page = search.do_search(PublicObjectSearchRequest(limit=200, after="9900"))
+    assert page.total == 10_050 and len(page.results) == 100
+    assert page.paging.next.after == "10000"
+    with pytest.raises(ApiException) as exc:
+        search.do_search(PublicObjectSearchRequest(limit=200, after="10000"))
+    assert exc.value.status == 400
+    assert raw.post(SEARCH, json={"after": 9999, "limit": 5}).json()["results"] != []
