@@ -56,7 +56,11 @@ def _pending(item: Item) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for side in SIDES:
         seen = item.seen[side]
-        out[side] = {"deleted": True} if seen is None else {"fields": to_json(seen)}
+        state: dict[str, Any] = {"deleted": True} if seen is None else {"fields": to_json(seen)}
+        when = item.modified[side]
+        if when is not None:
+            state["modified_at"] = when.isoformat()
+        out[side] = state
     return out
 
 
@@ -76,6 +80,8 @@ class Executor:
         self._failed: dict[int, str] = {}
         self._remaining: dict[int, int] = {}
         self._events: list[tuple[str | None, str | None, str, str]] = []
+        #: The writes of each item that succeeded, for items where another one failed.
+        self._done: dict[int, list[Write]] = {}
 
     # -- the plan ------------------------------------------------------------------
     def run(self, plan: Plan) -> Summary:
@@ -149,6 +155,7 @@ class Executor:
                 item.base[target] = {**held, READ_ONLY_KEY: result.skipped}
             return
         if result.ok:
+            self._done.setdefault(id(item), []).append(write)
             self.summary.add(
                 target, {"create": "created", "update": "updated", "delete": "deleted"}[write.op]
             )
@@ -254,13 +261,30 @@ class Executor:
     def _held_link(self, item: Item) -> Link:
         """A link kept as it was, plus what was seen, so the next cycle retries."""
         prior = self.store.link_by_id(item.link_id) if item.link_id is not None else None
+        base: dict[Side, dict[str, Any]] = {
+            "nexadesk": dict(prior.base_nexadesk) if prior else {},
+            "crm": dict(prior.base_crm) if prior else {},
+        }
+        # The updates that did go through are agreed for their fields, on both sides:
+        # otherwise our own write would read back next cycle as an edit of that side.
+        for write in self._done.get(id(item), []):
+            if write.op != "update":
+                continue
+            source = other(write.target)
+            for name in write.fields:
+                for side in (write.target, source):
+                    if name in item.base[side]:
+                        base[side][name] = to_json({name: item.base[side][name]})[name]
+                seen = item.seen[write.target]
+                if seen is not None and name in item.base[write.target]:
+                    seen[name] = item.base[write.target][name]
         return Link(
             id=item.link_id,
             pair=self.pair,
             nexadesk_id=(prior.nexadesk_id if prior else None) or item.nexadesk_id,
             crm_id=(prior.crm_id if prior else None) or item.crm_id,
-            base_nexadesk=prior.base_nexadesk if prior else {},
-            base_crm=prior.base_crm if prior else {},
+            base_nexadesk=base["nexadesk"],
+            base_crm=base["crm"],
             nexadesk_version=item.versions["nexadesk"],
             crm_version=item.versions["crm"],
             lost=prior.lost if prior else None,

@@ -8,6 +8,7 @@ these, :mod:`.execute` carries them out, and ``--dry-run`` only prints them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from nexasync.lead import Lead
@@ -47,6 +48,11 @@ class Item:
     #: What each side holds now, as read (None: deleted); stored as pending when a write
     #: fails, so the next cycle retries without having to read the record again.
     seen: dict[Side, Lead | None]
+    #: When each side last changed, as read: kept with the pending state so a retried
+    #: conflict is settled the same way ("newest change wins") the next cycle.
+    modified: dict[Side, datetime | None] = field(
+        default_factory=lambda: {"nexadesk": None, "crm": None}
+    )
     writes: list[Write] = field(default_factory=list)
     #: Remove the link once the writes succeed (both sides gone).
     forget: bool = False

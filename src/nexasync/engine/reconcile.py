@@ -98,6 +98,7 @@ def _new_item(link: Link | None, nd: Current, crm: Current) -> Item:
         },
         versions={"nexadesk": nd.version, "crm": crm.version},
         seen={"nexadesk": nd.fields, "crm": crm.fields},
+        modified={"nexadesk": nd.modified_at, "crm": crm.modified_at},
     )
 
 
