@@ -5,8 +5,7 @@ forward-only lifecycle stage, archiving, listing, owners and property definition
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -17,31 +16,13 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.properties import ApiException as PropertiesApiException
+from hubspot_support import Clock
 
 from nexasync.sandbox._hs_errors import HsError
 from nexasync.sandbox._http import ServerThread
 from nexasync.sandbox.hubspot import HubSpotEmulator
 
-TOKEN = "hs_sandbox_token"
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[HubSpotEmulator, ServerThread]]:
-    emu = HubSpotEmulator(TOKEN)
-    with ServerThread(emu) as server:
-        yield emu, server
 
 
 @pytest.fixture
@@ -55,17 +36,6 @@ def emu(served: tuple[HubSpotEmulator, ServerThread]) -> HubSpotEmulator:
 @pytest.fixture
 def url(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator) -> str:
     return served[1].url
-
-
-@pytest.fixture
-def api(url: str) -> HubSpot:
-    return HubSpot(access_token=TOKEN, host=url)
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        yield client
 
 
 def create(api: HubSpot, **properties: object) -> str:

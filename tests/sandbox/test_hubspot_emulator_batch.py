@@ -5,7 +5,6 @@ duplicate emails and ids, the 100-input limit, and results out of input order.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -22,15 +21,7 @@ from hubspot.crm.contacts import (
 from nexasync.sandbox._http import ServerThread
 from nexasync.sandbox.hubspot import HubSpotEmulator
 
-TOKEN = "hs_sandbox_token"
 BATCH = "/crm/v3/objects/contacts/batch"
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[HubSpotEmulator, ServerThread]]:
-    emu = HubSpotEmulator(TOKEN)
-    with ServerThread(emu) as server:
-        yield emu, server
 
 
 @pytest.fixture
@@ -39,19 +30,6 @@ def emu(served: tuple[HubSpotEmulator, ServerThread]) -> HubSpotEmulator:
     emu.clock = lambda: datetime.now(timezone.utc)
     emu.reset()
     return emu
-
-
-@pytest.fixture
-def api(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator) -> HubSpot:
-    return HubSpot(access_token=TOKEN, host=served[1].url)
-
-
-@pytest.fixture
-def raw(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator
-        ) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served[1].url,
-                      headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        yield client
 
 
 def creates(*props: dict[str, object]) -> BatchInputSimplePublicObjectBatchInputForCreate:

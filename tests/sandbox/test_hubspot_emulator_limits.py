@@ -4,39 +4,20 @@ rate-limit headers, the request counter and injected faults."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import httpx
 import pytest
 from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException, PublicObjectSearchRequest
+from hubspot_support import Clock
 
 from nexasync.sandbox._http import ServerThread
 from nexasync.sandbox.hubspot import HubSpotEmulator
 
-TOKEN = "hs_sandbox_token"
 CONTACTS = "/crm/v3/objects/contacts"
 SEARCH = f"{CONTACTS}/search"
 T0 = datetime(2025, 6, 30, 23, 59, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[HubSpotEmulator, ServerThread]]:
-    emu = HubSpotEmulator(TOKEN)
-    with ServerThread(emu) as server:
-        yield emu, server
 
 
 @pytest.fixture
@@ -52,19 +33,6 @@ def emu(served: tuple[HubSpotEmulator, ServerThread], clock: Clock) -> HubSpotEm
     emu.limits.search_rate, emu.limits.daily_limit = 5, 500_000
     emu.reset()
     return emu
-
-
-@pytest.fixture
-def api(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator) -> HubSpot:
-    return HubSpot(access_token=TOKEN, host=served[1].url)
-
-
-@pytest.fixture
-def raw(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator
-        ) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served[1].url,
-                      headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        yield client
 
 
 # -- headers and limits -----------------------------------------------------------------

@@ -4,7 +4,6 @@ what the merged-away id answers afterwards, and where it no longer shows up."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -21,15 +20,6 @@ from nexasync.sandbox._hs_errors import HsError
 from nexasync.sandbox._http import ServerThread
 from nexasync.sandbox.hubspot import HubSpotEmulator
 
-TOKEN = "hs_sandbox_token"
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[HubSpotEmulator, ServerThread]]:
-    emu = HubSpotEmulator(TOKEN)
-    with ServerThread(emu) as server:
-        yield emu, server
-
 
 @pytest.fixture
 def emu(served: tuple[HubSpotEmulator, ServerThread]) -> HubSpotEmulator:
@@ -37,19 +27,6 @@ def emu(served: tuple[HubSpotEmulator, ServerThread]) -> HubSpotEmulator:
     emu.clock = lambda: datetime.now(timezone.utc)
     emu.reset()
     return emu
-
-
-@pytest.fixture
-def api(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator) -> HubSpot:
-    return HubSpot(access_token=TOKEN, host=served[1].url)
-
-
-@pytest.fixture
-def raw(served: tuple[HubSpotEmulator, ServerThread], emu: HubSpotEmulator
-        ) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served[1].url,
-                      headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        yield client
 
 
 @pytest.fixture
