@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nexasync._config_hubspot import HubSpotConfig
 from nexasync.connectors._hs_mapping import ContactMapping, MappingError, NoOwners
-from nexasync.connectors._sf_owners import OwnerMap
+from nexasync.connectors._owners import OwnerMap
 from nexasync.lead import STAGES, normalise
 
 CUSTOM = {"source": "nexadesk_source", "expected_billing_amount": "nexadesk_amount",

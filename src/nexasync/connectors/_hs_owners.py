@@ -1,6 +1,6 @@
 """HubSpot owners for rep mapping by email: the active owners, read through the owners
 API only when a rep or owner cannot be resolved from ``rep_map`` alone (the cache and
-the resolution rules are :class:`nexasync.connectors._sf_owners.OwnerMap`'s)."""
+the resolution rules are :class:`nexasync.connectors._owners.OwnerMap`'s)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ class MappingError(ValueError):
 
 
 class Owners(Protocol):
-    """Rep <-> user resolution (see :mod:`nexasync.connectors._sf_owners`)."""
+    """Rep <-> user resolution (see :mod:`nexasync.connectors._owners`)."""
 
     def user_for(self, rep_id: str) -> str | None: ...
 

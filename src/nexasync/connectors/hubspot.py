@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from nexasync._config_hubspot import HubSpotConfig
+from nexasync.connectors._crm_base import CrmConnector
 from nexasync.connectors._hs_api import HubSpotApi, HubSpotApiError
 from nexasync.connectors._hs_claims import ContactFinder, Key, contact_key
 from nexasync.connectors._hs_creates import ContactCreator
@@ -25,16 +26,9 @@ from nexasync.connectors._hs_mapping import ContactMapping, MappingError, NoOwne
 from nexasync.connectors._hs_owners import load_owners
 from nexasync.connectors._hs_pull import ContactPuller, read_record
 from nexasync.connectors._hs_writes import ContactWriter
-from nexasync.connectors._sf_owners import OwnerMap
+from nexasync.connectors._owners import OwnerMap
 from nexasync.connectors.base import (
-    Connector,
-    CreateItem,
-    Cursor,
-    KnownIds,
-    Pull,
     Record,
-    UpdateItem,
-    WriteResult,
 )
 from nexasync.lead import Lead, norm_email
 
@@ -45,7 +39,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(CrmConnector):
     system = "hubspot"
     write_batch_size = 100
 
@@ -87,29 +81,6 @@ class HubSpotConnector(Connector):
         )
         self._writer = ContactWriter(self._api, self._mapping, self._owners,
                                      multi_status=multi_status)
-
-    # -- the contract --------------------------------------------------------------------
-    def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:
-        return self._puller.pull(cursor, known)
-
-    def create(self, items: Sequence[CreateItem]) -> list[WriteResult]:
-        return self._creator.create(items)
-
-    def update(self, items: Sequence[UpdateItem]) -> list[WriteResult]:
-        return self._writer.update(items)
-
-    def delete(self, ids: Sequence[str]) -> list[WriteResult]:
-        return self._writer.delete(ids)
-
-    def project(self, lead: Lead) -> Lead:
-        return self._mapping.project(lead, self._owners)
-
-    def close(self) -> None:
-        self._api.close()
-
-    def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
-        """NexaDesk rep id -> email, so reps map to owners by email (``rep_by_email``)."""
-        self._owners.set_rep_directory(rep_emails)
 
     # -- matching --------------------------------------------------------------------------
     def match(self, leads: Sequence[Lead]) -> list[list[Record]]:

@@ -11,25 +11,19 @@ writes (``_sf_writes``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from nexasync.config import SalesforceConfig
+from nexasync.connectors._crm_base import CrmConnector
+from nexasync.connectors._owners import OwnerMap
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError
 from nexasync.connectors._sf_auth import SalesforceAuthError
 from nexasync.connectors._sf_mapping import LeadMapping, MappingError, NoOwners
-from nexasync.connectors._sf_owners import OwnerMap
 from nexasync.connectors._sf_pull import SYSTEM_FIELDS, LeadPuller, read_record
 from nexasync.connectors._sf_writes import LeadWriter, key_clause, match_key
 from nexasync.connectors.base import (
-    Connector,
-    CreateItem,
-    Cursor,
-    KnownIds,
-    Pull,
     Record,
-    UpdateItem,
-    WriteResult,
 )
 from nexasync.lead import Lead, norm_email
 
@@ -43,7 +37,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class SalesforceConnector(Connector):
+class SalesforceConnector(CrmConnector):
     system = "salesforce"
     write_batch_size = 200
 
@@ -79,29 +73,7 @@ class SalesforceConnector(Connector):
             backoff_seconds=backoff_seconds, overlap_seconds=config.overlap_seconds,
             clock=clock, is_converted=self._converted.__contains__,
         )
-
-    # -- the contract --------------------------------------------------------------------
-    def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:
-        return self._puller.pull(cursor, known)
-
-    def create(self, items: Sequence[CreateItem]) -> list[WriteResult]:
-        return self._writer.create(items)
-
-    def update(self, items: Sequence[UpdateItem]) -> list[WriteResult]:
-        return self._writer.update(items)
-
-    def delete(self, ids: Sequence[str]) -> list[WriteResult]:
-        return self._writer.delete(ids)
-
-    def project(self, lead: Lead) -> Lead:
-        return self._mapping.project(lead, self._owners)
-
-    def close(self) -> None:
-        self._api.close()
-
-    def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
-        """NexaDesk rep id -> email, so reps map to users by email (``rep_by_email``)."""
-        self._owners.set_rep_directory(rep_emails)
+        self._creator = self._writer
 
     # -- matching --------------------------------------------------------------------------
     def match(self, leads: Sequence[Lead]) -> list[list[Record]]:

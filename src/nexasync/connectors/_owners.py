@@ -1,6 +1,6 @@
-"""NexaDesk rep <-> Salesforce user, by the configured ``rep_map`` and by email.
+"""NexaDesk rep <-> CRM user (Salesforce user, HubSpot owner), by ``rep_map`` and by email.
 
-Active users are read only when a rep or owner cannot be resolved from ``rep_map``
+Active users (owners) are read only when a rep or owner cannot be resolved from ``rep_map``
 alone, so a cycle that touches no owner costs no request.
 """
 
