@@ -63,3 +63,22 @@ class HttpOptions(_Model):
     def _ca_exists(cls, value: Path | None) -> Path | None:
         _readable(value, "ca_bundle")
         return value
+
+
+class CrmOptions(HttpOptions):
+    """What every CRM section has besides its own endpoint, auth and field names."""
+
+    overlap_seconds: int = Field(300, ge=0)
+    #: NexaDesk rep id -> CRM user (Salesforce user, HubSpot owner) id.
+    rep_map: dict[str, str] = Field(default_factory=dict)
+    #: Also match reps by email (NexaDesk rep_email <-> the CRM user's email).
+    rep_by_email: bool = True
+    #: Fields that may be shortened to the CRM's limits instead of failing the record.
+    truncate: list[str] = Field(
+        default_factory=lambda: ["visitor_name", "visitor_company", "need_summary", "source"]
+    )
+
+    @field_validator("truncate")
+    @classmethod
+    def _truncatable(cls, value: list[str]) -> list[str]:
+        return _lead_fields(value)

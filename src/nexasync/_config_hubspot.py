@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from nexasync._config_base import HttpOptions, _lead_fields, _read_secret
+from nexasync._config_base import CrmOptions, _read_secret
 from nexasync.lead import FIELDS, STAGES
 
 #: canonical field -> contact property (None: not synced). visitor_name always maps to
@@ -64,7 +64,7 @@ DEFAULT_HS_LIFECYCLE_BACK: dict[str, str] = {
 }
 
 
-class HubSpotConfig(HttpOptions):
+class HubSpotConfig(CrmOptions):
     type: Literal["hubspot"]
     base_url: str = "https://api.hubapi.com"
     #: A private app's access token (scopes: crm.objects.contacts.read/write,
@@ -73,7 +73,6 @@ class HubSpotConfig(HttpOptions):
     access_token_file: Path | None = None
     #: The CRM object synced: "contacts" by default (or a custom object's type id).
     object_type: str = "contacts"
-    overlap_seconds: int = Field(300, ge=0)
     #: Search requests per second (HubSpot allows about 5 per account).
     search_rate: float = Field(4.0, gt=0, le=5)
     #: Which property holds the stage: hs_lead_status or lifecyclestage.
@@ -83,19 +82,6 @@ class HubSpotConfig(HttpOptions):
     stage_map: dict[str, str] | None = None
     #: stage property value -> NexaDesk stage for the way back.
     stage_map_back: dict[str, str] | None = None
-    #: NexaDesk rep id -> HubSpot owner id.
-    rep_map: dict[str, str] = Field(default_factory=dict)
-    #: Also match reps by email through the owners API.
-    rep_by_email: bool = True
-    truncate: list[str] = Field(
-        default_factory=lambda: ["visitor_name", "visitor_company", "need_summary", "source"]
-    )
-
-    @field_validator("truncate")
-    @classmethod
-    def _truncatable(cls, value: list[str]) -> list[str]:
-        return _lead_fields(value)
-
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: dict[str, str | None]) -> dict[str, str | None]:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from nexasync._config_base import HttpOptions, _lead_fields, _Model, _read_secret, _readable
+from nexasync._config_base import CrmOptions, _Model, _read_secret, _readable
 from nexasync.lead import FIELDS, STAGES
 
 
@@ -94,7 +94,7 @@ DEFAULT_SF_STAGE_MAP_BACK: dict[str, str] = {
 }
 
 
-class SalesforceConfig(HttpOptions):
+class SalesforceConfig(CrmOptions):
     type: Literal["salesforce"] = "salesforce"
     #: Set for session auth, or to skip the instance discovery of a login.
     instance_url: str | None = None
@@ -108,7 +108,6 @@ class SalesforceConfig(HttpOptions):
     external_id_field: str | None = None
     #: Written when a lead has no company (Company is required); never synced back.
     company_placeholder: str = "[not provided]"
-    overlap_seconds: int = Field(300, ge=0)
     #: How often to ask getDeleted for leads removed from the recycle bin (the query
     #: itself sees soft deletes every cycle).
     deleted_check_seconds: int = Field(3600, ge=0)
@@ -120,19 +119,6 @@ class SalesforceConfig(HttpOptions):
     #: (the standard statuses go back to new/contacted/converted/lost, any other status to
     #: the first NexaDesk stage that maps onto it).
     stage_map_back: dict[str, str] | None = None
-    #: NexaDesk rep id -> Salesforce user id.
-    rep_map: dict[str, str] = Field(default_factory=dict)
-    #: Also match reps by email (NexaDesk rep_email <-> User.Email).
-    rep_by_email: bool = True
-    truncate: list[str] = Field(
-        default_factory=lambda: ["visitor_name", "visitor_company", "need_summary", "source"]
-    )
-
-    @field_validator("truncate")
-    @classmethod
-    def _truncatable(cls, value: list[str]) -> list[str]:
-        return _lead_fields(value)
-
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: dict[str, str | None]) -> dict[str, str | None]:
