@@ -19,7 +19,12 @@ def print_plan(plan: Plan) -> None:
     writes = [(i, w) for i in plan.items for w in i.writes]
     for item in plan.items:
         for write in item.writes:
-            fields = ", ".join(sorted(write.fields)) if write.op == "update" else ""
+            if write.op == "create":
+                who = write.fields.get("visitor_name") or "(no name)"
+                email = write.fields.get("visitor_email")
+                fields = f"{who} <{email}>" if email else str(who)
+            else:
+                fields = ", ".join(sorted(write.fields)) if write.op == "update" else ""
             target = write.target_id or f"(copy of {write.source_id})"
             click.echo(f"  {write.op:<6} {write.target:<8} {target} {fields}".rstrip())
         # An item's notes explain all of its writes: once, not once per write.

@@ -88,8 +88,10 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox: Sandbox, tmp_path: 
     result = sync(config, "--dry-run")
     assert result.code == 0, result
     assert "plan for pair main:" in result.out
-    assert re.search(rf"^  create crm +\(copy of {nd_id}\)$", result.out, re.M), result
-    assert re.search(rf"^  create nexadesk +\(copy of {sf_id}\)$", result.out, re.M), result
+    who = r"Ada Lovelace <ada@acme\.example>"
+    assert re.search(rf"^  create crm +\(copy of {nd_id}\) {who}$", result.out, re.M), result
+    who = r"Grace Hopper <grace@techcorp\.example>"
+    assert re.search(rf"^  create nexadesk +\(copy of {sf_id}\) {who}$", result.out, re.M), result
     assert "why: new in nexadesk" in result.out and "why: new in crm" in result.out
     assert re.search(r"nexadesk->crm +would create 1 +update 0 +delete 0", result.out), result
     assert re.search(r"crm->nexadesk +would create 1 +update 0 +delete 0", result.out), result

@@ -243,13 +243,24 @@ class SyncModel(RuleBasedStateMachine):
         """One field changed on both sides, and the write of the newer value to the older
         side fails: the retry must settle it the same way."""
         nd_id, crm_id = data.draw(st.sampled_from(self._pairs()))
-        first = data.draw(VALUES[name])
-        second = data.draw(VALUES[name].filter(lambda v: v != first or v == FRESH))
         older: Key = ("nexadesk", nd_id) if crm_last else ("crm", crm_id)
         newer: Key = ("crm", crm_id) if crm_last else ("nexadesk", nd_id)
+        first = data.draw(VALUES[name].filter(lambda v: self._news(older, name, v)))
         self._edit(older, {name: first})
+        second = data.draw(
+            VALUES[name].filter(lambda v: self._news(newer, name, v) and self._news(older, name, v))
+        )
         self._edit(newer, {name: second})
         self.conns[older[0]].fail_next.add(older[1])
+
+    def _news(self, key: Key, name: str, value: Any) -> bool:
+        """Whether writing ``value`` changes what the record holds (through its mapping)."""
+        if value == FRESH:
+            return True
+        held = normalise_field(name, value)
+        if key[0] == "crm":
+            held = self._project(name, held)
+        return held != full(self.conns[key[0]].records[key[1]])[name]
 
     @precondition(lambda self: self.nd.records or self.crm.records)
     @rule(data=st.data())
