@@ -6,10 +6,12 @@ and sometimes makes a write fail. After every cycle it checks the design's
 invariants against a small model of what *should* happen, kept apart from the
 engine's own bookkeeping:
 
-* every record is compared with what it held when its pair last agreed; a field the
-  test changed on one side flows, changed on both the newer record wins (records
-  carry one modification time, as the real systems do); values that read the same
-  through the CRM's lossy mapping are equal;
+* each field of a record is compared with what it held when that field last agreed
+  with the partner; a field the test changed on one side flows, changed on both the
+  newer record wins (records carry one modification time, as the real systems do);
+  a value the engine wrote is no user's edit; values that read the same through the
+  CRM's lossy mapping are equal; a field that never agreed takes a value over a
+  blank, else the newer record's;
 * a pair whose cycle had no injected failure must hold exactly those values after
   it (no lost update, no wrong merge); one with a failure must get there once the
   failure is gone;
@@ -572,6 +574,19 @@ def test_our_own_write_is_not_mistaken_for_an_edit_after_a_partial_failure(world
         assert lead["expected_billing_amount"] is None, "the newest edit of the amount was lost"
         assert lead["visitor_name"] == "Anne"
         assert lead["visitor_phone"] == "555-0100"
+
+
+def test_fields_agreed_in_a_failed_first_pairing_are_not_paired_again(world: Any) -> None:
+    nd, crm, cycle = world
+    c = crm.put({"visitor_name": "Ann", "visitor_email": "ann@x.com"})
+    n = nd.put({"visitor_name": "Ann Lee", "visitor_email": "ANN@x.com"})
+    crm.fail_next.add(c)  # matched by email; writing the newer name to the CRM fails
+    assert not cycle().ok
+    nd.edit(n, visitor_email=None)  # the email both sides agreed on is now cleared
+    cycle()
+    for lead in (nd.records[n], crm.records[c]):
+        assert lead["visitor_email"] is None, "the clearing of an agreed email was undone"
+        assert lead["visitor_name"] == "Ann Lee"
 
 
 def test_converged_pair_makes_no_writes(world: Any) -> None:

@@ -82,6 +82,8 @@ class Executor:
         self._events: list[tuple[str | None, str | None, str, str]] = []
         #: The writes of each item that succeeded, for items where another one failed.
         self._done: dict[int, list[Write]] = {}
+        #: The writes of each item that failed (or found their target gone).
+        self._undone: dict[int, list[Write]] = {}
 
     # -- the plan ------------------------------------------------------------------
     def run(self, plan: Plan) -> Summary:
@@ -183,6 +185,7 @@ class Executor:
                 self.summary.add(target, "deleted")
                 return
             item.seen[target] = None
+            self._undone.setdefault(id(item), []).append(write)
             self._failed[id(item)] = f"{target} record {write.target_id} no longer exists"
             self._event(
                 item, f"{write.op} {target}", "target gone; handled as a deletion next cycle"
@@ -192,6 +195,7 @@ class Executor:
 
     def _fail(self, item: Item, write: Write, reason: str) -> None:
         target = write.target
+        self._undone.setdefault(id(item), []).append(write)
         self.summary.add(target, "failed")
         self._failed[id(item)] = reason
         record_id = (write.source_id if write.op == "create" else write.target_id) or item.key()
@@ -265,16 +269,20 @@ class Executor:
             "nexadesk": dict(prior.base_nexadesk) if prior else {},
             "crm": dict(prior.base_crm) if prior else {},
         }
-        # The updates that did go through are agreed for their fields, on both sides:
-        # otherwise our own write would read back next cycle as an edit of that side.
+        # Everything the merge settled is agreed, on both sides, whether it took a write
+        # that went through or none at all; only the fields of failed writes keep their
+        # old bases, so the next cycle sees them as changed and retries them. (Keeping
+        # the old base for an agreed field would let our own write, or a first pairing
+        # run again, undo a newer edit.)
+        failed = {name for write in self._undone.get(id(item), []) for name in write.fields}
+        for side in SIDES:
+            for name, value in to_json(item.base[side]).items():
+                if name not in failed:
+                    base[side][name] = value
         for write in self._done.get(id(item), []):
             if write.op != "update":
                 continue
-            source = other(write.target)
             for name in write.fields:
-                for side in (write.target, source):
-                    if name in item.base[side]:
-                        base[side][name] = to_json({name: item.base[side][name]})[name]
                 seen = item.seen[write.target]
                 if seen is not None and name in item.base[write.target]:
                     seen[name] = item.base[write.target][name]
