@@ -6,12 +6,18 @@ tie the engine to SQLAlchemy's unit-of-work rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from nexasync.lead import Lead, from_json
 from nexasync.store.models import EventRow, IntentRow, LinkRow, RecordErrorRow, RunRow
+
+
+def _copy(cls: Any, row: Any, **converted: Any) -> Any:
+    """A value object from an ORM row: same-named columns copied, ``converted`` as given."""
+    values = {f.name: getattr(row, f.name) for f in fields(cls) if f.name not in converted}
+    return cls(**values, **converted)
 
 
 class StoreError(Exception):
@@ -47,16 +53,11 @@ class Link:
 
     @classmethod
     def from_row(cls, row: LinkRow) -> Link:
-        return cls(
-            id=row.id,
-            pair=row.pair,
-            nexadesk_id=row.nexadesk_id,
-            crm_id=row.crm_id,
+        return _copy(  # type: ignore[no-any-return]
+            cls,
+            row,
             base_nexadesk=from_json(row.base_nexadesk),
             base_crm=from_json(row.base_crm),
-            nexadesk_version=row.nexadesk_version,
-            crm_version=row.crm_version,
-            lost=row.lost,
             pending=_pending_from_json(row.pending),
         )
 
@@ -86,14 +87,7 @@ class Intent:
 
     @classmethod
     def from_row(cls, row: IntentRow) -> Intent:
-        return cls(
-            pair=row.pair,
-            target=row.target,
-            op=row.op,
-            source_id=row.source_id,
-            payload=from_json(row.payload),
-            created_at=row.created_at,
-        )
+        return _copy(cls, row, payload=from_json(row.payload))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -108,15 +102,7 @@ class Run:
 
     @classmethod
     def from_row(cls, row: RunRow) -> Run:
-        return cls(
-            id=row.id,
-            pair=row.pair,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            status=row.status,
-            summary=dict(row.summary or {}),
-            error=row.error,
-        )
+        return _copy(cls, row, summary=dict(row.summary or {}))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -134,18 +120,7 @@ class RecordError:
 
     @classmethod
     def from_row(cls, row: RecordErrorRow) -> RecordError:
-        return cls(
-            pair=row.pair,
-            side=row.side,
-            record_id=row.record_id,
-            op=row.op,
-            reason=row.reason,
-            attempts=row.attempts,
-            first_seen=row.first_seen,
-            last_seen=row.last_seen,
-            next_retry_at=row.next_retry_at,
-            resolved_at=row.resolved_at,
-        )
+        return _copy(cls, row)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -162,13 +137,4 @@ class Event:
     @classmethod
     def from_row(cls, row: EventRow) -> Event:
         assert row.id is not None  # rows read back from the database always have one
-        return cls(
-            id=row.id,
-            run_id=row.run_id,
-            pair=row.pair,
-            nexadesk_id=row.nexadesk_id,
-            crm_id=row.crm_id,
-            action=row.action,
-            detail=row.detail,
-            at=row.at,
-        )
+        return _copy(cls, row)  # type: ignore[no-any-return]
