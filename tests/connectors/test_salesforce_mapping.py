@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nexasync.config import SalesforceAuth, SalesforceConfig
+from nexasync.connectors._mapping import MappingError, NoOwners
 from nexasync.connectors._owners import OwnerMap
-from nexasync.connectors._sf_mapping import LeadMapping, MappingError, NoOwners
+from nexasync.connectors._sf_mapping import LeadMapping
 from nexasync.lead import STAGES, normalise
 
 AUTH = SalesforceAuth(session_id="x")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nexasync._config_hubspot import HubSpotConfig
-from nexasync.connectors._sf_mapping import MappingError, NoOwners, Owners
+from nexasync.connectors._mapping import ABSENT, MappingError, NoOwners, Owners, read_lead
 from nexasync.lead import (
     FIELDS,
     Lead,
@@ -43,7 +43,6 @@ LIFECYCLE_ORDER: tuple[str, ...] = (
 #: Read on every pull: identity, the watermark and merges.
 SYSTEM_PROPERTIES: tuple[str, ...] = ("hs_object_id", "lastmodifieddate", "hs_merged_object_ids")
 
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -90,41 +89,31 @@ class ContactMapping:
     def read(self, props: Mapping[str, Any], owners: Owners) -> Lead:
         """The canonical lead of a contact's properties; a value with no canonical
         meaning (an unmapped stage or owner) is left out: unknown, never synced."""
-        lead: Lead = {}
-        errors: list[str] = []
-        for name in FIELDS:
-            if not self.synced(name):
-                continue
-            try:
-                value = self._read_field(name, props, owners)
-            except (ValueError, TypeError) as exc:
-                errors.append(f"{self._label(name)}: {exc}")
-                continue
-            if value is not _ABSENT:
-                lead[name] = value
-        if errors:
-            raise MappingError("; ".join(errors))
-        return lead
+        return read_lead(
+            (name for name in FIELDS if self.synced(name)),
+            lambda name: self._read_field(name, props, owners),
+            self._label,
+        )
 
     def _read_field(self, name: str, props: Mapping[str, Any], owners: Owners) -> Any:
         if name == "visitor_name":
             if "firstname" not in props and "lastname" not in props:
-                return _ABSENT
+                return ABSENT
             return join_name(props.get("firstname"), props.get("lastname"))
         target = self.target(name)
         if target is None or target not in props:
-            return _ABSENT
+            return ABSENT
         value = props[target]
         if name == "pipeline_stage":
             # A blank stage is "not set", as unknown as a value the map does not know.
             stage = self.stage_map_back.get(norm_str(value) or "")
-            return _ABSENT if stage is None else normalise_field(name, stage)
+            return ABSENT if stage is None else normalise_field(name, stage)
         if name == "assigned_rep_id":
             owner = norm_str(value)
             if owner is None:
                 return None  # unassigned
             rep = owners.rep_for(owner)
-            return _ABSENT if rep is None else normalise_field(name, rep)
+            return ABSENT if rep is None else normalise_field(name, rep)
         return normalise_field(name, value)
 
     # -- canonical -> HubSpot ----------------------------------------------------------
@@ -210,7 +199,7 @@ class ContactMapping:
             except (ValueError, TypeError):
                 out[name] = value
                 continue
-            if back is not _ABSENT:
+            if back is not ABSENT:
                 out[name] = back
         return out
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from nexasync.config import SalesforceConfig
+from nexasync.connectors._mapping import ABSENT, MappingError, Owners, read_lead
 from nexasync.lead import (
     FIELDS,
     Lead,
@@ -37,29 +38,6 @@ LENGTHS: dict[str, int] = {
 }
 
 
-class MappingError(ValueError):
-    """A lead (or a Lead row) that cannot be converted; the message is the reason."""
-
-
-class Owners(Protocol):
-    """Rep <-> user resolution (see :mod:`nexasync.connectors._owners`)."""
-
-    def user_for(self, rep_id: str) -> str | None: ...
-
-    def rep_for(self, user_id: str) -> str | None: ...
-
-
-class NoOwners:
-    """For a mapping used without owner resolution: no rep maps to any user."""
-
-    def user_for(self, rep_id: str) -> str | None:
-        return None
-
-    def rep_for(self, user_id: str) -> str | None:
-        return None
-
-
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -96,39 +74,31 @@ class LeadMapping:
     def read(self, row: Mapping[str, Any], owners: Owners) -> Lead:
         """The canonical lead of a Lead row; a field that has no canonical value
         (unmapped status or owner) is left out: unknown, never synced."""
-        lead: Lead = {}
-        errors: list[str] = []
-        for name in ("visitor_name", *self.fields):
-            try:
-                value = self._read_field(name, row, owners)
-            except (ValueError, TypeError) as exc:
-                errors.append(f"{self._label(name)}: {exc}")
-                continue
-            if value is not _ABSENT:
-                lead[name] = value
-        if errors:
-            raise MappingError("; ".join(errors))
-        return lead
+        return read_lead(
+            ("visitor_name", *self.fields),
+            lambda name: self._read_field(name, row, owners),
+            self._label,
+        )
 
     def _read_field(self, name: str, row: Mapping[str, Any], owners: Owners) -> Any:
         if name == "visitor_name":
             if "LastName" not in row and "FirstName" not in row:
-                return _ABSENT
+                return ABSENT
             return join_name(row.get("FirstName"), row.get("LastName"))
         target = self.fields[name]
         if target not in row:
-            return _ABSENT
+            return ABSENT
         value = row[target]
         if name == "visitor_company":
             text = norm_str(value)
             return None if text == norm_str(self.placeholder) else text
         if name == "pipeline_stage":
             stage = self.stage_map_back.get(norm_str(value) or "")
-            return _ABSENT if stage is None else normalise_field(name, stage)
+            return ABSENT if stage is None else normalise_field(name, stage)
         if name == "assigned_rep_id":
             user = norm_str(value)
             rep = owners.rep_for(user) if user else None
-            return _ABSENT if rep is None else normalise_field(name, rep)
+            return ABSENT if rep is None else normalise_field(name, rep)
         return normalise_field(name, value)
 
     # -- canonical -> Salesforce ---------------------------------------------------
@@ -206,7 +176,7 @@ class LeadMapping:
             except (ValueError, TypeError):
                 out[name] = value
                 continue
-            if back is not _ABSENT:
+            if back is not ABSENT:
                 out[name] = back
         return out
 

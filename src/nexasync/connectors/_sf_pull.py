@@ -17,8 +17,9 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from nexasync.connectors._mapping import MappingError, Owners
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError, soql_datetime, soql_quote
-from nexasync.connectors._sf_mapping import LeadMapping, MappingError, Owners
+from nexasync.connectors._sf_mapping import LeadMapping
 from nexasync.connectors.base import Cursor, KnownIds, Pull, Record
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "IsConverted", "SystemModstamp", "LastModifiedDate")

@@ -20,8 +20,9 @@ from tenacity import (
     wait_random,
 )
 
+from nexasync.connectors._mapping import MappingError, Owners
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError, soql_datetime, soql_quote
-from nexasync.connectors._sf_mapping import LeadMapping, MappingError, Owners
+from nexasync.connectors._sf_mapping import LeadMapping
 from nexasync.connectors.base import CreateItem, UpdateItem, WriteResult
 from nexasync.lead import norm_email
 

@@ -16,10 +16,11 @@ from datetime import datetime, timezone
 
 from nexasync.config import SalesforceConfig
 from nexasync.connectors._crm_base import CrmConnector
+from nexasync.connectors._mapping import MappingError, NoOwners
 from nexasync.connectors._owners import OwnerMap
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError
 from nexasync.connectors._sf_auth import SalesforceAuthError
-from nexasync.connectors._sf_mapping import LeadMapping, MappingError, NoOwners
+from nexasync.connectors._sf_mapping import LeadMapping
 from nexasync.connectors._sf_pull import SYSTEM_FIELDS, LeadPuller, read_record
 from nexasync.connectors._sf_writes import LeadWriter, key_clause, match_key
 from nexasync.connectors.base import (

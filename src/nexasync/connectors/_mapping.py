@@ -1,0 +1,54 @@
+"""What the CRM mappings share: their error, the owner resolution they use, and the
+loop that reads a CRM record into a canonical lead field by field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from nexasync.lead import Lead
+
+#: A field a record has no canonical value for (unmapped stage or owner): unknown.
+ABSENT: Any = object()
+
+
+class MappingError(ValueError):
+    """A lead (or a CRM record) that cannot be converted; the message is the reason."""
+
+
+class Owners(Protocol):
+    """Rep <-> user resolution (see :mod:`nexasync.connectors._owners`)."""
+
+    def user_for(self, rep_id: str) -> str | None: ...
+
+    def rep_for(self, user_id: str) -> str | None: ...
+
+
+class NoOwners:
+    """For a mapping used without owner resolution: no rep maps to any user."""
+
+    def user_for(self, rep_id: str) -> str | None:
+        return None
+
+    def rep_for(self, user_id: str) -> str | None:
+        return None
+
+
+def read_lead(
+    names: Iterable[str], read_field: Callable[[str], Any], label: Callable[[str], str]
+) -> Lead:
+    """Read each canonical field; fields read as :data:`ABSENT` are left out, and every
+    field that cannot be read is named in one :class:`MappingError`."""
+    lead: Lead = {}
+    errors: list[str] = []
+    for name in names:
+        try:
+            value = read_field(name)
+        except (ValueError, TypeError) as exc:
+            errors.append(f"{label(name)}: {exc}")
+            continue
+        if value is not ABSENT:
+            lead[name] = value
+    if errors:
+        raise MappingError("; ".join(errors))
+    return lead
