@@ -8,14 +8,13 @@ moves the timeline instead of sleeping, so pacing and 429 waits are exact and fa
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from nexasync._config_hubspot import HubSpotConfig
 from nexasync.connectors.base import Record
 from nexasync.connectors.hubspot import HubSpotConnector
-from nexasync.lead import Lead
 from nexasync.sandbox._http import ServerThread, TestCA
 from nexasync.sandbox.hubspot import HubSpotEmulator
 
@@ -47,25 +46,6 @@ class Timeline:
     def advance(self, **delta: float) -> None:
         with self._lock:
             self.seconds += timedelta(**delta).total_seconds()
-
-
-class Known:
-    """The ids the state store would know (the engine's KnownIds)."""
-
-    def __init__(self, ids: Iterable[str] = ()) -> None:
-        self.ids = set(ids)
-
-    def count(self) -> int:
-        return len(self.ids)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self.ids))
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.ids
-
-    def base(self, id: str) -> Lead | None:
-        return None
 
 
 class Sandbox:

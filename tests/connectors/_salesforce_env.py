@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from nexasync.config import SalesforceAuth, SalesforceConfig
 from nexasync.connectors.base import Record
 from nexasync.connectors.salesforce import SalesforceConnector
-from nexasync.lead import Lead
 from nexasync.sandbox._http import ServerThread, TestCA
 from nexasync.sandbox.salesforce import SalesforceEmulator
 
@@ -30,25 +29,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-class Known:
-    """The ids the state store would know (the engine's KnownIds)."""
-
-    def __init__(self, ids: Iterable[str] = ()) -> None:
-        self.ids = set(ids)
-
-    def count(self) -> int:
-        return len(self.ids)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self.ids))
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.ids
-
-    def base(self, id: str) -> Lead | None:
-        return None
 
 
 class Sandbox:

@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from _hubspot_env import TOKEN, Known, Sandbox
+from _hubspot_env import TOKEN, Sandbox
+from known_ids import Known
 
 from nexasync.connectors.base import UpdateItem
 from nexasync.connectors.hubspot import HubSpotApiError

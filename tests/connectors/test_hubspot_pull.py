@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from _hubspot_env import Known, Sandbox, by_id
+from _hubspot_env import Sandbox, by_id
+from known_ids import Known
 
 
 @pytest.fixture

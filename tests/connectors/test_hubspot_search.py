@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from _hubspot_env import Known, Sandbox
+from _hubspot_env import Sandbox
+from known_ids import Known
 
 from nexasync.connectors._hs_rate import RateLimiter, rate_limit_wait
 from nexasync.connectors.hubspot import HubSpotApiError

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _hubspot_env import Known, Sandbox, by_id
+from _hubspot_env import Sandbox, by_id
+from known_ids import Known
 
 from nexasync.connectors.base import CreateItem, UpdateItem
 from nexasync.lead import normalise

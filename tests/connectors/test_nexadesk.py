@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from known_ids import Known
 
 from nexasync.config import NexaDeskConfig
 from nexasync.connectors.base import CreateItem, Cursor, Pull, Record, UpdateItem
@@ -32,29 +33,6 @@ class StepClock:
         with self._lock:
             self.now += self.step
             return self.now
-
-
-class Known:
-    """The ids the state store would know, with their base fields."""
-
-    def __init__(self, bases: dict[str, Lead | None] | None = None) -> None:
-        self.bases = dict(bases or {})
-
-    @classmethod
-    def of(cls, records: Iterable[Record]) -> Known:
-        return cls({r.id: r.fields for r in records if not r.deleted and r.invalid is None})
-
-    def count(self) -> int:
-        return len(self.bases)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self.bases))
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.bases
-
-    def base(self, id: str) -> Lead | None:
-        return self.bases.get(id)
 
 
 def run(

@@ -14,11 +14,11 @@ from _salesforce_env import (
     PASSWORD,
     TOKEN,
     USERNAME,
-    Known,
     Sandbox,
 )
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from known_ids import Known
 
 from nexasync.config import SalesforceAuth
 from nexasync.connectors.salesforce import SalesforceAuthError

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from _salesforce_env import Known, Sandbox, by_id
+from _salesforce_env import Sandbox, by_id
+from known_ids import Known
 
 from nexasync.connectors.base import Record
 from nexasync.connectors.salesforce import SalesforceApiError
