@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import structlog
@@ -303,12 +302,4 @@ class Executor:
         self._events.append((item.nexadesk_id, item.crm_id, action, detail))
 
 
-def item_id(item: Item, side: Side) -> str | None:
-    return item.nexadesk_id if side == "nexadesk" else item.crm_id
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-__all__ = ["Executor", "Summary", "other"]
+__all__ = ["Executor", "Summary"]
