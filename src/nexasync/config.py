@@ -50,6 +50,7 @@ __all__ = [
     "PairConfig",
     "SalesforceAuth",
     "SalesforceConfig",
+    "ServiceConfig",
     "StateConfig",
     "load_config",
     "parse_config",
@@ -152,8 +153,44 @@ class StateConfig(_Model):
         yield "url", make_url(self.url).render_as_string(hide_password=True)
 
 
+class ServiceConfig(_Model):
+    """How ``nexasync run`` behaves as a long-running service."""
+
+    #: host:port of the /healthz, /readyz and /metrics endpoint; empty turns it off.
+    #: Loopback by default: set 0.0.0.0:9464 in a container so probes can reach it.
+    listen: str = "127.0.0.1:9464"
+    #: /readyz fails once a pair's last successful cycle is older than this many of
+    #: its intervals (or it has none since the service started that long ago).
+    ready_factor: float = Field(3.0, ge=1)
+    #: Each run of a pair starts up to this many seconds late, at random, so many
+    #: pairs (or replicas) do not hit the same APIs in the same second.
+    jitter_seconds: int = Field(10, ge=0)
+    #: On SIGTERM/SIGINT the running cycle finishes its current batch; after this
+    #: many seconds the process exits anyway (the next start recovers).
+    stop_timeout_seconds: float = Field(60.0, gt=0)
+    #: Off a terminal, a long cycle logs a progress line this often.
+    progress_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value == "":
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:9464), or empty for off")
+        return value
+
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Config(_Model):
     state: StateConfig = Field(default_factory=StateConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
     pairs: list[PairConfig] = Field(min_length=1)
 
     @field_validator("pairs")
