@@ -107,7 +107,8 @@ def _kind_of(value: Any) -> str:
     return "nothing" if value is None else f"a {type(value).__name__}"
 
 
-_SECRET_KEYS = {"api_key", "password", "security_token", "consumer_secret", "session_id"}
+#: Parts of key names whose values are never echoed (``access_token``, ``consumer_secret``...).
+_SECRET_KEYS = {"api_key", "password", "token", "secret", "session_id"}
 
 
 def parse(data: Any, env: dict[str, str] | None = None) -> Config:

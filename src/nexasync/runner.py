@@ -6,18 +6,23 @@ adding a CRM means a connector module plus one entry in :data:`CRM_CONNECTORS`.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import structlog
 from pydantic import BaseModel, SecretStr
 
+from nexasync import metrics
 from nexasync.config import Config, PairConfig
 from nexasync.connectors.base import Connector
 from nexasync.engine.cycle import CycleResult, run_cycle
 from nexasync.engine.plan import Side
+from nexasync.engine.progress import Progress, progress_for
 from nexasync.logs import register_secrets
-from nexasync.store.store import StateStore
+from nexasync.store.store import PairLocked, StateStore
 
 
 def _salesforce(pair: PairConfig) -> Connector:
@@ -62,25 +67,68 @@ class PairOutcome:
     pair: str
     result: CycleResult | None
     error: str | None = None
+    #: Why the pair did not run at all (another process holds it).
+    skipped: str | None = None
+    #: Wall time of the cycle, for the metrics.
+    seconds: float = 0.0
+
+
+def run_pair(
+    pair_config: PairConfig,
+    store: StateStore,
+    *,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> PairOutcome:
+    """One cycle of one pair under its lock. Never raises: a failure is the outcome."""
+    name = pair_config.name
+    log = structlog.get_logger("nexasync").bind(pair=name)
+    started = time.monotonic()
+    connectors: dict[Side, Connector] = {}
+    try:
+        # A dry run writes nothing, so it may look while another process syncs.
+        with nullcontext() if dry_run else store.pair_lock(name):
+            try:
+                connectors = build_connectors(pair_config)
+                result = run_cycle(
+                    pair_config, store, connectors, dry_run=dry_run, stop=stop, progress=progress
+                )
+            finally:
+                for connector in connectors.values():
+                    connector.close()
+        outcome = PairOutcome(name, result)
+    except PairLocked as exc:
+        log.warning("pair skipped", reason=str(exc))
+        outcome = PairOutcome(name, None, skipped=str(exc))
+    except Exception as exc:  # reported per pair; the exit code says it failed
+        log.error("pair failed", error=f"{type(exc).__name__}: {exc}")
+        outcome = PairOutcome(name, None, f"{type(exc).__name__}: {exc}")
+    outcome.seconds = time.monotonic() - started
+    if outcome.skipped is None and not dry_run:
+        metrics.observe_cycle(name, outcome.result, outcome.seconds)
+    return outcome
 
 
 def sync_once(
-    config: Config, store: StateStore, *, pair: str | None = None, dry_run: bool = False
+    config: Config,
+    store: StateStore,
+    *,
+    pair: str | None = None,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    interactive: bool = False,
 ) -> list[PairOutcome]:
-    """One cycle of each selected pair. A pair that fails does not stop the others."""
+    """One cycle of each selected pair. A pair that fails does not stop the others;
+    after a stop request the pairs not yet started are left for the next run."""
     pairs = [config.pair(pair)] if pair else list(config.pairs)
+    stop = stop or threading.Event()
     outcomes: list[PairOutcome] = []
     for pair_config in pairs:
-        log = structlog.get_logger("nexasync").bind(pair=pair_config.name)
-        connectors: dict[Side, Connector] = {}
-        try:
-            connectors = build_connectors(pair_config)
-            result = run_cycle(pair_config, store, connectors, dry_run=dry_run)
-            outcomes.append(PairOutcome(pair_config.name, result))
-        except Exception as exc:  # reported per pair; the exit code says it failed
-            log.error("pair failed", error=f"{type(exc).__name__}: {exc}")
-            outcomes.append(PairOutcome(pair_config.name, None, f"{type(exc).__name__}: {exc}"))
-        finally:
-            for connector in connectors.values():
-                connector.close()
+        if stop.is_set():
+            break
+        progress = progress_for(
+            pair_config.name, interactive=interactive, every=config.service.progress_seconds
+        )
+        outcomes.append(run_pair(pair_config, store, dry_run=dry_run, stop=stop, progress=progress))
     return outcomes

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from nexasync.cli import inspect, sandbox, sync  # noqa: F401  (registers the commands)
+# One import per command module: each registers its commands on the group.
+from nexasync.cli import (
+    check,  # noqa: F401
+    errors,  # noqa: F401
+    inspect,  # noqa: F401
+    run,  # noqa: F401
+    sandbox,  # noqa: F401
+    sync,  # noqa: F401
+)
 from nexasync.cli._app import (
     EXIT_CODES,
     EXIT_CONFIG,
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_PAIR_FAILED,
     EXIT_RECORDS_FAILED,
@@ -15,6 +24,7 @@ from nexasync.cli._app import (
 __all__ = [
     "EXIT_CODES",
     "EXIT_CONFIG",
+    "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_PAIR_FAILED",
     "EXIT_RECORDS_FAILED",

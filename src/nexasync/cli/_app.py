@@ -12,7 +12,7 @@ import click
 from nexasync import logs
 from nexasync.config import Config, ConfigError, load_config
 
-EXIT_OK, EXIT_RECORDS_FAILED, EXIT_CONFIG, EXIT_PAIR_FAILED = 0, 1, 2, 3
+EXIT_OK, EXIT_RECORDS_FAILED, EXIT_CONFIG, EXIT_PAIR_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 EXIT_CODES = f"""
 \b
@@ -21,6 +21,7 @@ Exit codes:
   {EXIT_RECORDS_FAILED}  some records failed (see `nexasync status`); the rest synced
   {EXIT_CONFIG}  the configuration is invalid; nothing was touched
   {EXIT_PAIR_FAILED}  a pair's cycle could not run (unreachable system, credentials)
+  {EXIT_LOCKED}  another process was syncing a pair against the same state; it was skipped
 """
 
 DEFAULT_CONFIG = "nexasync.yaml"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from nexasync.cli._app import DEMO_STATE, EXIT_CODES, _config_path, _load, _pair_names, _store, cli
-from nexasync.config import parse_config
+from nexasync.config import Config, parse_config
+
+if TYPE_CHECKING:
+    from nexasync.runner import PairOutcome
+    from nexasync.store.store import StateStore
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -25,7 +30,6 @@ def sync(ctx: click.Context, once: bool, pair: str | None, dry_run: bool) -> Non
     emulators on 127.0.0.1, state in ./nexasync-sandbox.db, new each run), so you can try it.
     """
     from nexasync.output import print_outcomes
-    from nexasync.runner import sync_once
 
     if _config_path(ctx.obj["config_path"]) is None:
         code = _sandbox_sync(pair, dry_run)
@@ -34,28 +38,44 @@ def sync(ctx: click.Context, once: bool, pair: str | None, dry_run: bool) -> Non
     _pair_names(config, pair)
     store = _store(config)
     try:
-        outcomes = sync_once(config, store, pair=pair, dry_run=dry_run)
+        outcomes = _run(config, store, pair, dry_run)
     finally:
         store.close()
     sys.exit(print_outcomes(outcomes, dry_run=dry_run))
 
 
+def _run(config: Config, store: StateStore, pair: str | None, dry_run: bool) -> list[PairOutcome]:
+    """The cycles, stoppable like the service: SIGTERM (a CronJob's deadline, Ctrl-C)
+    ends the batch in flight and stores its outcome; a second signal exits at once."""
+    from nexasync.runner import sync_once
+    from nexasync.stopping import StopOnSignal
+
+    with StopOnSignal() as stopping:
+        return sync_once(
+            config,
+            store,
+            pair=pair,
+            dry_run=dry_run,
+            stop=stopping.event,
+            interactive=sys.stderr.isatty(),
+        )
+
+
 def _sandbox_sync(pair: str | None, dry_run: bool) -> int:
     from nexasync.output import print_outcomes
-    from nexasync.runner import sync_once
     from nexasync.sandbox import Sandbox
     from nexasync.store.store import StateStore
 
     click.echo("No config found: syncing the bundled sandbox (emulators on 127.0.0.1).", err=True)
     with Sandbox(seed_nexadesk=40, seed_salesforce=25) as sandbox:
         # The emulators are new on every run, so the state must be too.
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{DEMO_STATE}{suffix}").unlink(missing_ok=True)
+        for path in Path().glob(f"{DEMO_STATE}*"):
+            path.unlink(missing_ok=True)
         config = parse_config(sandbox.config(f"sqlite:///{DEMO_STATE}"))
         _pair_names(config, pair)
         store = StateStore(config.state.url)
         try:
-            outcomes = sync_once(config, store, pair=pair, dry_run=dry_run)
+            outcomes = _run(config, store, pair, dry_run)
         finally:
             store.close()
         code = print_outcomes(outcomes, dry_run=dry_run)

@@ -22,6 +22,8 @@ from typing import Any
 import urllib3
 from hubspot import HubSpot
 from hubspot.crm.objects.exceptions import ApiException
+from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
+from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -33,6 +35,7 @@ from tenacity import (
 
 from nexasync._config_hubspot import HubSpotConfig
 from nexasync.connectors._hs_rate import SECONDLY_WINDOW, RateLimiter, rate_limit_wait
+from nexasync.metrics import count_request
 
 PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
@@ -125,6 +128,11 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
+
+
+#: Each generated API module of the client raises its own ApiException class (same
+#: attributes): every one we call must become a HubSpotApiError, not leak out raw.
+API_EXCEPTIONS = (ApiException, OwnersApiException, PropertiesApiException)
 
 
 def api_error(exc: ApiException, *, window: float | None = None) -> HubSpotApiError:
@@ -226,15 +234,19 @@ class HubSpotApi:
             self.stats[kind] += 1
             try:
                 response = fn(_preload_content=False, _request_timeout=self.config.timeout)
-            except ApiException as exc:
+            except API_EXCEPTIONS as exc:
+                count_request("hubspot", exc.status or "error")
                 raise api_error(exc, window=SECONDLY_WINDOW if limiter else None) from None
             except AttributeError as exc:
                 # The client fails decoding the empty body of its own TLS error (status 0).
-                if isinstance(exc.__context__, ApiException):
+                if isinstance(exc.__context__, API_EXCEPTIONS):
+                    count_request("hubspot", "error")
                     raise api_error(exc.__context__) from None
                 raise
             except urllib3.exceptions.HTTPError as exc:
+                count_request("hubspot", "error")
                 raise connection_error(exc) from None
+            count_request("hubspot", response.status)
             data = response.data
             return response.status, (json.loads(data) if data else None)
 

@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from nexasync.config import NexaDeskConfig
+from nexasync.metrics import count_request
 
 LEADS_PATH = "/api/v1/external/leads"
 log = structlog.get_logger("nexasync.nexadesk")
@@ -177,7 +178,12 @@ class Http:
     ) -> httpx.Response:
         with self._stats_lock:
             self.stats[kind] += 1
-        response = self.client.request(method, LEADS_PATH, params=params, json=json)
+        try:
+            response = self.client.request(method, LEADS_PATH, params=params, json=json)
+        except httpx.TransportError:
+            count_request("nexadesk", "error")
+            raise
+        count_request("nexadesk", response.status_code)
         if response.status_code == 429 or response.status_code >= 500:
             raise _Refused(response)
         return response

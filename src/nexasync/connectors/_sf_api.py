@@ -32,6 +32,7 @@ from nexasync.connectors._sf_auth import (
     login_failed,
     mount_login_route,
 )
+from nexasync.metrics import count_request
 
 T = TypeVar("T")
 
@@ -130,7 +131,12 @@ class _Session(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         if isinstance(self.verify, str):
             kwargs.setdefault("verify", self.verify)
-        return super().request(method, url, **kwargs)
+        try:
+            return super().request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            if exc.response is None:  # answered requests are counted by the response hook
+                count_request("salesforce", "error")
+            raise
 
 
 class SalesforceApi:
@@ -145,6 +151,7 @@ class SalesforceApi:
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.stats[classify(response.request.method or "GET", response.url)] += 1
+        count_request("salesforce", response.status_code)
 
     def close(self) -> None:
         self.session.close()

@@ -80,6 +80,18 @@ class WriteResult:
         return cls(ok=False, id=id, error=error, retryable=retryable)
 
 
+@dataclass(frozen=True)
+class Check:
+    """One finding of :meth:`Connector.check` (``nexasync check``): what was checked on
+    which system, whether it passed, and in words an operator can act on (naming the
+    config key to fix, never a secret's value)."""
+
+    system: str
+    name: str
+    ok: bool
+    detail: str = ""
+
+
 class KnownIds(Protocol):
     """The ids of one side that the state store knows (linked or pending)."""
 
@@ -151,6 +163,13 @@ class Connector(ABC):
         Lossy mappings (a truncated name, a many-to-one stage map, a placeholder
         company) make this differ from ``lead``; the engine compares through it so a
         value that comes back changed only by the mapping is never written back."""
+
+    def check(self) -> list[Check]:
+        """Verify, changing nothing, that a sync can run: the system answers, the
+        credentials are accepted, the permissions the sync needs are granted and every
+        mapped field exists and is writable. Problems are findings, never raised.
+        A connector with nothing to check has no findings."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

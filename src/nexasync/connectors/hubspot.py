@@ -28,6 +28,7 @@ from nexasync.connectors._hs_pull import ContactPuller, read_record
 from nexasync.connectors._hs_writes import ContactWriter
 from nexasync.connectors._owners import OwnerMap
 from nexasync.connectors.base import (
+    Check,
     Record,
 )
 from nexasync.lead import Lead, norm_email
@@ -81,6 +82,11 @@ class HubSpotConnector(CrmConnector):
         )
         self._writer = ContactWriter(self._api, self._mapping, self._owners,
                                      multi_status=multi_status)
+
+    def check(self) -> list[Check]:
+        from nexasync.connectors._hs_check import run_checks
+
+        return run_checks(self.config, self._mapping)
 
     # -- matching --------------------------------------------------------------------------
     def match(self, leads: Sequence[Lead]) -> list[list[Record]]:

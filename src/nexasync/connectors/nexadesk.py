@@ -19,6 +19,7 @@ from nexasync.connectors._nexadesk_read import Inconclusive, search
 from nexasync.connectors._nexadesk_scan import Scan
 from nexasync.connectors._nexadesk_write import Writer
 from nexasync.connectors.base import (
+    Check,
     Connector,
     CreateItem,
     Cursor,
@@ -61,6 +62,11 @@ class NexaDeskConnector(Connector):
 
     def close(self) -> None:
         self._http.close()
+
+    def check(self) -> list[Check]:
+        from nexasync.connectors._nd_check import run_checks
+
+        return run_checks(self._http, self.config)
 
     # -- reading -----------------------------------------------------------------------
     def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:

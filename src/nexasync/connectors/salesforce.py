@@ -24,6 +24,7 @@ from nexasync.connectors._sf_mapping import LeadMapping
 from nexasync.connectors._sf_pull import SYSTEM_FIELDS, LeadPuller, read_record
 from nexasync.connectors._sf_writes import LeadWriter, key_clause, match_key
 from nexasync.connectors.base import (
+    Check,
     Record,
 )
 from nexasync.lead import Lead, norm_email
@@ -53,6 +54,7 @@ class SalesforceConnector(CrmConnector):
         """``clock`` is the time getDeleted windows are measured in; ``backoff_seconds``
         scales the retry waits; ``query_batch_size`` asks for smaller query pages."""
         self.config = config
+        self._clock = clock
         self._api = SalesforceApi(config, backoff_seconds=backoff_seconds)
         #: Requests made, by kind ("login", "queryAll", "collections_update", ...).
         self.stats: Counter[str] = self._api.stats
@@ -139,6 +141,11 @@ class SalesforceConnector(CrmConnector):
             size += len(literal) + 4
         flush()
         return out
+
+    def check(self) -> list[Check]:
+        from nexasync.connectors._sf_check import run_checks
+
+        return run_checks(self._api, self.config, self._mapping, self._clock)
 
     # -- owners ------------------------------------------------------------------------------
     def _load_users(self) -> dict[str, str | None]:

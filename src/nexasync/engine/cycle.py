@@ -7,6 +7,7 @@ so far make those re-reads no-ops (their versions match, or their values agree).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from nexasync.connectors.base import Connector, Pull, Record
 from nexasync.engine.execute import Executor, Summary
 from nexasync.engine.merges import plan_merges
 from nexasync.engine.plan import SIDES, Plan, Side, other
+from nexasync.engine.progress import Progress
 from nexasync.engine.reconcile import Policy, reconcile
 from nexasync.engine.recover import recover_intents
 from nexasync.lead import norm_email
@@ -41,6 +43,10 @@ class CycleResult:
         return self.status == "ok"
 
 
+class Interrupted(Exception):
+    """A stop was asked for (SIGTERM) while the cycle was reading."""
+
+
 def policy_for(config: PairConfig, connectors: Mapping[Side, Connector]) -> Policy:
     return Policy(
         rule_of=config.rule,
@@ -54,10 +60,18 @@ def policy_for(config: PairConfig, connectors: Mapping[Side, Connector]) -> Poli
     )
 
 
-def _collect(pull: Pull) -> dict[str, Record]:
+def _collect(
+    pull: Pull, side: Side, stop: threading.Event, progress: Progress
+) -> dict[str, Record]:
     out: dict[str, Record] = {}
+    progress.reading(side)
     for record in pull:
+        if stop.is_set():
+            # Nothing is written yet: dropping what was read loses nothing, since the
+            # cursor only moves at the end of a finished cycle.
+            raise Interrupted
         out[record.id] = record  # a record seen twice while paginating: the later wins
+        progress.pulled(side)
     return out
 
 
@@ -112,14 +126,25 @@ def run_cycle(
     dry_run: bool = False,
     run_id: str | None = None,
     now: datetime | None = None,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> CycleResult:
+    """One cycle. Setting ``stop`` ends it early but cleanly: while reading, before
+    anything is written; while writing, after the batch in flight, with every
+    outcome so far stored. Its status is then "interrupted" and the cursors stay
+    where they were, so the next cycle reads the same changes again."""
     pair = config.name
     run_id = run_id or uuid.uuid4().hex[:12]
     now = now or datetime.now(timezone.utc)
+    stop = stop or threading.Event()
+    progress = progress or Progress()
     # Bound once for the whole cycle: every line logged meanwhile, the connectors'
     # included, carries the pair and the run id.
     with structlog.contextvars.bound_contextvars(pair=pair, run_id=run_id):
-        return _run_cycle(config, store, connectors, dry_run, run_id, now)
+        try:
+            return _run_cycle(config, store, connectors, dry_run, run_id, now, stop, progress)
+        finally:
+            progress.finish()
 
 
 def _run_cycle(
@@ -129,6 +154,8 @@ def _run_cycle(
     dry_run: bool,
     run_id: str,
     now: datetime,
+    stop: threading.Event,
+    progress: Progress,
 ) -> CycleResult:
     pair = config.name
     log = structlog.get_logger("nexasync.cycle")
@@ -146,7 +173,7 @@ def _run_cycle(
             if side == "crm":
                 _share_reps(pair, store, connectors, dry_run)
             pulls[side] = connectors[side].pull(cursors[side], store.known_ids(pair, side))
-            changes[side] = _collect(pulls[side])
+            changes[side] = _collect(pulls[side], side, stop, progress)
             log.info(
                 "pulled", side=side, system=connectors[side].system, records=len(changes[side])
             )
@@ -188,9 +215,20 @@ def _run_cycle(
             log.warning("guard", message=warning)
         if dry_run:
             return CycleResult(pair, run_id, plan, None, "dry-run")
-        summary = Executor(
+        progress.plan(plan)
+        executor = Executor(
             pair, run_id, store, connectors, policy_for(config, connectors).project
-        ).run(plan)
+        )
+        summary = executor.run(plan, stop=stop, progress=progress)
+        if executor.interrupted:
+            store.finish_run(run_id, "interrupted", summary.as_dict())
+            log.info("cycle interrupted", stage="writing", **_flat(summary))
+            return CycleResult(pair, run_id, plan, summary, "interrupted")
+        for side in SIDES:
+            # A record that could not be read, fixed at its source (or deleted), reads
+            # fine now: its read error is over.
+            readable = [rid for rid, r in changes[side].items() if r.invalid is None]
+            store.resolve_read_errors(pair, side, readable)
         for side in SIDES:
             if pulls[side].cursor is not None:
                 store.set_cursor(pair, side, pulls[side].cursor)
@@ -199,6 +237,11 @@ def _run_cycle(
         store.finish_run(run_id, status, summary.as_dict())
         log.info("cycle done", status=status, **_flat(summary))
         return CycleResult(pair, run_id, plan, summary, status)
+    except Interrupted:
+        if not dry_run:
+            store.finish_run(run_id, "interrupted", {})
+        log.info("cycle interrupted", stage="reading")
+        return CycleResult(pair, run_id, Plan(pair), None, "interrupted")
     except Exception as exc:
         if not dry_run:
             store.finish_run(run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}")

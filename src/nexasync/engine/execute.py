@@ -9,6 +9,7 @@ a kill loses at most the batch in flight, which the next cycle reads again.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import structlog
 from nexasync.connectors.base import Connector, CreateItem, UpdateItem, WriteResult
 from nexasync.engine.merge import Project
 from nexasync.engine.plan import SIDES, Item, Plan, Side, Write, other
+from nexasync.engine.progress import Progress
 from nexasync.engine.reconcile import READ_ONLY_KEY
 from nexasync.lead import to_json
 from nexasync.store.store import Link, LinkConflict, StateStore
@@ -83,9 +85,19 @@ class Executor:
         self._done: dict[int, list[Write]] = {}
         #: The writes of each item that failed (or found their target gone).
         self._undone: dict[int, list[Write]] = {}
+        self._stop = threading.Event()
+        self._progress = Progress()
+        #: A stop came before every batch was sent; unsent items keep their old links.
+        self.interrupted = False
 
     # -- the plan ------------------------------------------------------------------
-    def run(self, plan: Plan) -> Summary:
+    def run(
+        self, plan: Plan, *, stop: threading.Event | None = None, progress: Progress | None = None
+    ) -> Summary:
+        if stop is not None:
+            self._stop = stop
+        if progress is not None:
+            self._progress = progress
         self.summary.warnings.extend(plan.warnings)
         for side, record_id, reason in plan.invalid:
             self.summary.invalid += 1
@@ -101,12 +113,19 @@ class Executor:
         for op in ("create", "update", "delete"):
             for target in SIDES:
                 self._run_writes(plan.writes(target, op), op, target)
+                if self.interrupted:
+                    return self.summary
         return self.summary
 
     def _run_writes(self, writes: list[tuple[Item, Write]], op: str, target: Side) -> None:
         connector = self.connectors[target]
         size = max(1, connector.write_batch_size)
         for start in range(0, len(writes), size):
+            if self._stop.is_set():
+                # Like a crash between two batches (which recovery handles), minus the
+                # crash: everything sent so far has its outcome stored.
+                self.interrupted = True
+                return
             batch = writes[start : start + size]
             if op == "create":
                 intents = [(w.source_id or "", to_json(w.fields)) for _, w in batch]
@@ -122,6 +141,7 @@ class Executor:
             if op == "create":
                 sources = [w.source_id or "" for _, w in batch]
                 self.store.clear_intents(self.pair, target, "create", sources)
+            self._progress.wrote(target, len(batch))
 
     def _call(self, connector: Connector, op: str, writes: Sequence[Write]) -> list[WriteResult]:
         try:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nexasync.sandbox._http import Emulator, Faults, ServerThread, TestCA
+from nexasync.sandbox._http import Emulator, Faults, ServerThread, TestCA, shown_host
 
 __all__ = ["Sandbox", "Emulator", "Faults", "ServerThread", "TestCA"]
 
@@ -30,6 +30,8 @@ class Sandbox:
         seed_salesforce: int = 0,
         seed_hubspot: int = 0,
         seed: int = 0,
+        host: str = "127.0.0.1",
+        advertise_host: str | None = None,
     ) -> None:
         from nexasync.sandbox.hubspot import HubSpotEmulator
         from nexasync.sandbox.nexadesk import NexaDeskEmulator
@@ -40,7 +42,8 @@ class Sandbox:
             self._tmp = tempfile.TemporaryDirectory(prefix="nexasync-sandbox-")
             directory = Path(self._tmp.name)
         self.directory = directory
-        self.ca = TestCA(directory)
+        # The name the URLs show goes in the certificate: clients verify the host they dial.
+        self.ca = TestCA(directory, (shown_host(host, advertise_host),))
         self.nexadesk = NexaDeskEmulator(ND_KEY)
         self.salesforce = SalesforceEmulator()
         self.hubspot = HubSpotEmulator()
@@ -50,10 +53,11 @@ class Sandbox:
             self.salesforce.seed(seed_salesforce, seed=seed + 1)
         if seed_hubspot:
             self.hubspot.seed(seed_hubspot, seed=seed + 2)
+        where = {"host": host, "advertise_host": advertise_host}
         self._servers = [
-            ServerThread(self.nexadesk, nexadesk_port),
-            ServerThread(self.salesforce, salesforce_port, ca=self.ca),
-            ServerThread(self.hubspot, hubspot_port),
+            ServerThread(self.nexadesk, nexadesk_port, **where),
+            ServerThread(self.salesforce, salesforce_port, ca=self.ca, **where),
+            ServerThread(self.hubspot, hubspot_port, **where),
         ]
         self.nexadesk_url = self._servers[0].url
         self.salesforce_url = self._servers[1].url

@@ -37,6 +37,8 @@ def _parts(path: str, prefix: str) -> list[str] | None:
 
 def kind_of(method: str, path: str, archived: bool) -> str:
     """The request's kind for counters and fault matching."""
+    if path.rstrip("/") == "/oauth/v2/private-apps/get/access-token-info":
+        return "token_info"
     if _parts(path, "/crm/v3/owners") is not None:
         return "owners"
     if _parts(path, "/crm/v3/properties/") is not None:

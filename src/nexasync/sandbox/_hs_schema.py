@@ -107,9 +107,13 @@ def custom_prop(name: str, spec: dict[str, Any]) -> Prop:
     kind = spec.get("type", "string")
     default_field = {"number": "number", "enumeration": "select", "bool": "booleancheckbox",
                      "datetime": "date", "date": "date"}.get(kind, "text")
+    # A calculation property: HubSpot computes its value and refuses writes to it.
+    calculated = bool(spec.get("calculated", False))
     return Prop(name, spec.get("label", name), kind, spec.get("fieldType", default_field),
                 group=spec.get("groupName", "nexadesk"), options=options,
-                hubspot_defined=False, description=spec.get("description", ""))
+                read_only=calculated or bool(spec.get("readOnlyValue", False)),
+                calculated=calculated, hubspot_defined=False,
+                description=spec.get("description", ""))
 
 
 def contact_props(custom: dict[str, dict[str, Any]] | None) -> dict[str, Prop]:

@@ -156,9 +156,12 @@ class TestCA:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra_names: tuple[str, ...] = ()) -> None:
         self._ca = trustme.CA()
-        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        #: ``extra_names``: host names (or IPs) clients reach the servers by, e.g. a
+        #: container's service name, so certificate verification passes for them too.
+        names = dict.fromkeys(("127.0.0.1", "localhost", *extra_names))
+        self._cert = self._ca.issue_cert(*names)
         directory.mkdir(parents=True, exist_ok=True)
         self.ca_bundle = directory / "sandbox-ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_bundle))
@@ -176,17 +179,45 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class ServerThread:
-    """Serve an emulator on 127.0.0.1 in a daemon thread; ``port=0`` picks a free port."""
+#: Bind addresses that mean "every interface": no client can connect to them as such.
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
 
-    def __init__(self, app: Emulator, port: int = 0, ca: TestCA | None = None) -> None:
+
+def shown_host(host: str, advertise_host: str | None = None) -> str:
+    """The name clients use for a server bound to ``host``: the advertised one if any,
+    else the bind address (loopback when bound to every interface)."""
+    return advertise_host or ("127.0.0.1" if host in _ANY_ADDRESS else host)
+
+
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL: IPv6 literals in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class ServerThread:
+    """Serve an emulator in a daemon thread; ``port=0`` picks a free port.
+
+    ``host`` is the bind address (loopback by default); ``advertise_host`` is the name
+    put in :attr:`url`, for clients that reach the server by another name (a container's).
+    """
+
+    def __init__(
+        self,
+        app: Emulator,
+        port: int = 0,
+        ca: TestCA | None = None,
+        *,
+        host: str = "127.0.0.1",
+        advertise_host: str | None = None,
+    ) -> None:
         self.app = app
         ctx = ca.server_context() if ca else None
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, app, threaded=True, ssl_context=ctx, request_handler=_QuietHandler
+            host, port, app, threaded=True, ssl_context=ctx, request_handler=_QuietHandler
         )
         self.port = self._server.server_port
-        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
+        shown = url_host(shown_host(host, advertise_host))
+        self.url = f"{'https' if ca else 'http'}://{shown}:{self.port}"
         self._thread = threading.Thread(
             target=lambda: self._server.serve_forever(poll_interval=0.05),
             name=f"{app.name}-server",

@@ -104,7 +104,8 @@ def _sobjects(emu: SalesforceEmulator, request: Request, version: str,
         return json_response({"objectDescribe": described, "recentItems": []})
     if tail == ["describe"]:
         _allow(request, "GET")
-        return json_response(describe_object(obj, PREFIX[obj], fields, base))
+        access = emu.lead_access if obj == "Lead" else None
+        return json_response(describe_object(obj, PREFIX[obj], fields, base, access))
     if tail[0] in ("updated", "deleted") and len(tail) == 1 and obj == "Lead":
         _allow(request, "GET")
         if tail[0] == "updated":

@@ -43,6 +43,8 @@ class Field:
     reference_to: tuple[str, ...] = ()
     defaulted: bool = False
     custom: bool = False
+    #: A formula field: computed by Salesforce, never createable or updateable.
+    calculated: bool = False
 
     @property
     def is_text(self) -> bool:
@@ -56,7 +58,7 @@ class Field:
             "nillable": self.nillable, "createable": self.createable,
             "updateable": self.updateable, "externalId": self.external_id,
             "unique": self.unique, "idLookup": self.name == "Id" or self.external_id,
-            "caseSensitive": False, "custom": self.custom, "calculated": False,
+            "caseSensitive": False, "custom": self.custom, "calculated": self.calculated,
             "defaultedOnCreate": self.defaulted, "filterable": True, "sortable": True,
             "nameField": self.name == "Name", "restrictedPicklist": self.restricted,
             "picklistValues": [
@@ -150,8 +152,14 @@ def custom_field(name: str, spec: dict[str, Any]) -> Field:
         raise ValueError(f"custom field names end in __c: {name!r}")
     type_ = spec.get("type", "string")
     length = int(spec.get("length", 255 if type_ in TEXT_TYPES else 0))
+    # A formula field is read-only; so is a field field-level security makes read-only
+    # for the API user (``createable``/``updateable`` false in the spec).
+    calculated = bool(spec.get("calculated", False))
     return Field(
         name, type_, spec.get("label", name[:-3].replace("_", " ")), length,
+        createable=not calculated and bool(spec.get("createable", True)),
+        updateable=not calculated and bool(spec.get("updateable", True)),
+        calculated=calculated,
         nillable=True, external_id=bool(spec.get("externalId", False)),
         unique=bool(spec.get("unique", False)), precision=int(spec.get("precision", 0)),
         scale=int(spec.get("scale", 0)), picklist=tuple(spec.get("picklistValues", ())),
@@ -166,13 +174,17 @@ def lead_fields(custom: dict[str, dict[str, Any]] | None) -> dict[str, Field]:
     return fields
 
 
-def describe_object(name: str, prefix: str, fields: dict[str, Field], base: str) -> dict[str, Any]:
+def describe_object(name: str, prefix: str, fields: dict[str, Field], base: str,
+                    access: dict[str, bool] | None = None) -> dict[str, Any]:
+    """``access`` overrides the object permission flags (``deletable``, ``replicateable``
+    ...) as a profile without them makes describe report them."""
     writable = name == "Lead"
+    flags = {"createable": writable, "updateable": writable, "deletable": writable,
+             "queryable": True, "retrieveable": True, "replicateable": True,
+             "searchable": True, "undeletable": writable, **(access or {})}
     return {
         "name": name, "label": name, "labelPlural": f"{name}s", "keyPrefix": prefix,
-        "custom": False, "createable": writable, "updateable": writable, "deletable": writable,
-        "queryable": True, "retrieveable": True, "replicateable": True, "searchable": True,
-        "undeletable": writable, "fields": [f.describe() for f in fields.values()],
+        "custom": False, **flags, "fields": [f.describe() for f in fields.values()],
         "urls": {"sobject": f"{base}/sobjects/{name}",
                  "describe": f"{base}/sobjects/{name}/describe",
                  "rowTemplate": f"{base}/sobjects/{name}/{{ID}}"},

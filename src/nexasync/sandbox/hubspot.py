@@ -33,6 +33,7 @@ from nexasync.sandbox._hs_errors import (
 from nexasync.sandbox._hs_limits import RateLimits
 from nexasync.sandbox._hs_routes import flag, kind_of, route
 from nexasync.sandbox._hs_schema import contact_props, ms
+from nexasync.sandbox._hs_scopes import DEFAULT_SCOPES, require, token_info
 from nexasync.sandbox._hs_seed import seed as seed_contacts
 from nexasync.sandbox._hs_store import Contact, Store
 from nexasync.sandbox._http import Emulator, Faults
@@ -55,9 +56,12 @@ class HubSpotEmulator(Emulator):
     def __init__(self, access_token: str = "hs_sandbox_token", *, search_rate: int = 5,
                  rate_limit: int = 190, rate_window: float = 10.0,
                  clock: Callable[[], datetime] | None = None,
-                 custom_properties: dict[str, dict[str, Any]] | None = None) -> None:
+                 custom_properties: dict[str, dict[str, Any]] | None = None,
+                 scopes: Iterable[str] = DEFAULT_SCOPES) -> None:
         super().__init__()
         self.access_token = access_token
+        #: The private app's scopes: a request needing one it lacks is answered 403.
+        self.scopes: list[str] = list(scopes)
         #: Where timestamps and rate windows come from; a test may swap it.
         self.clock: Callable[[], datetime] = clock or _utcnow
         self._props = contact_props(custom_properties)
@@ -153,6 +157,8 @@ class HubSpotEmulator(Emulator):
 
     def handle(self, request: Request) -> Response:
         kind = getattr(self._local, "kind", None) or self.classify(request)
+        if kind == "token_info":
+            return token_info(request, self.access_token, self.scopes)
         search = kind == "search"
         admitted = False
         try:
@@ -160,6 +166,7 @@ class HubSpotEmulator(Emulator):
                 raise unauthorized()
             admitted = True
             self.limits.admit(search)
+            require(kind, self.scopes)
             response = route(self.store, request, kind)
         except HsError as e:
             response = e.response()

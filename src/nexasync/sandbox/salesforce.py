@@ -60,6 +60,9 @@ class SalesforceEmulator(Emulator):
         self.api_version = api_version
         self.clock = clock or _utcnow
         self.daily_api_limit = daily_api_limit
+        #: Lead object permissions describe reports otherwise (``{"deletable": False}``),
+        #: as for an API user whose profile lacks them.
+        self.lead_access: dict[str, bool] = {}
         #: Requests counted against the daily limit (data requests with a valid session).
         self.api_requests_used = 0
         #: Set by tests to simulate the delete log's retention: getDeleted reports no

@@ -6,7 +6,7 @@ holds one concern.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from nexasync.logs import scrub
 from nexasync.store._sql import chunks as _chunks
 from nexasync.store._values import Event, RecordError, Run, StoreError
 from nexasync.store.models import EventRow, RecordErrorRow, RunRow, utcnow
@@ -21,7 +22,9 @@ from nexasync.store.models import EventRow, RecordErrorRow, RunRow, utcnow
 #: First retry delay of a failed record; doubles per attempt up to the cap.
 RETRY_BASE = timedelta(seconds=60)
 RETRY_CAP = timedelta(hours=6)
-RUN_STATUSES = frozenset({"running", "ok", "failed", "partial", "crashed"})
+#: The op of an error about a record that could not be read (not a write).
+READ_OP = "read"
+RUN_STATUSES = frozenset({"running", "ok", "failed", "partial", "crashed", "interrupted"})
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -63,7 +66,9 @@ class History:
             row = session.get(RunRow, run_id)
             if row is None:
                 raise StoreError(f"no run {run_id!r} to finish")
-            row.status, row.summary, row.error = status, summary, error
+            # Error texts come from libraries' exceptions: no known secret is stored.
+            row.status, row.summary = status, summary
+            row.error = scrub(error) if error is not None else None
             row.finished_at = utcnow()
             session.add(row)
             session.commit()
@@ -96,6 +101,7 @@ class History:
         now = now or utcnow()
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
+        reason = scrub(reason)
         try:
             self._record_error(pair, side, record_id, op, reason, now)
         except IntegrityError:
@@ -157,6 +163,89 @@ class History:
         with self._session() as session:
             return [RecordError.from_row(row) for row in session.exec(stmt)]
 
+    def list_errors(
+        self, pair: str | None = None, *, include_resolved: bool = False
+    ) -> list[RecordError]:
+        """Open errors soonest retry first; with ``include_resolved``, the resolved ones
+        after them, most recently resolved first."""
+        errors = self.open_errors(pair)
+        if include_resolved:
+            stmt = (
+                select(RecordErrorRow)
+                .where(col(RecordErrorRow.resolved_at).is_not(None))
+                .order_by(col(RecordErrorRow.resolved_at).desc(), col(RecordErrorRow.id))
+            )
+            if pair is not None:
+                stmt = stmt.where(col(RecordErrorRow.pair) == pair)
+            with self._session() as session:
+                errors += [RecordError.from_row(row) for row in session.exec(stmt)]
+        return errors
+
+    def errors_by_id(self, ids: Iterable[int]) -> dict[int, RecordError]:
+        """The errors (open or resolved) with these ids; unknown ids are left out."""
+        out: dict[int, RecordError] = {}
+        with self._session() as session:
+            for chunk in _chunks(set(ids)):
+                stmt = select(RecordErrorRow).where(col(RecordErrorRow.id).in_(chunk))
+                for row in session.exec(stmt):
+                    assert row.id is not None
+                    out[row.id] = RecordError.from_row(row)
+        return out
+
+    def retry_errors(
+        self,
+        ids: Sequence[int] | None = None,
+        *,
+        pair: str | None = None,
+        now: datetime | None = None,
+    ) -> list[RecordError]:
+        """Make open errors due at ``now``, so the next cycle retries their records
+        instead of waiting out the backoff; their attempt counts stay.
+
+        ``ids`` None means every open error (of ``pair``). Read errors are left as they
+        are: an unreadable record is read again only when it changes in its system, so
+        a due time changes nothing for it. Returns the errors made due.
+        """
+        now = now or utcnow()
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        where = [
+            col(RecordErrorRow.resolved_at).is_(None),
+            col(RecordErrorRow.op) != READ_OP,
+        ]
+        if pair is not None:
+            where.append(col(RecordErrorRow.pair) == pair)
+        chosen: list[Sequence[int] | None] = [None] if ids is None else list(_chunks(ids))
+        retried: list[RecordError] = []
+        with self._session() as session:
+            for chunk in chosen:
+                stmt = select(RecordErrorRow).where(*where)
+                if chunk is not None:
+                    stmt = stmt.where(col(RecordErrorRow.id).in_(chunk))
+                for row in session.exec(stmt.with_for_update()):
+                    row.next_retry_at = now
+                    session.add(row)
+                    retried.append(RecordError.from_row(row))
+            session.commit()
+        return sorted(retried, key=lambda e: e.id or 0)
+
+    def resolve_read_errors(self, pair: str, side: str, readable: Iterable[str]) -> int:
+        """Resolve the open read errors of records of ``side`` that were just read
+        fine (fixed at the source, or deleted); returns how many. Reads the (few) open
+        read errors first, so a cycle with none costs one short query."""
+        stmt = select(RecordErrorRow.record_id).where(
+            col(RecordErrorRow.pair) == pair,
+            col(RecordErrorRow.side) == side,
+            col(RecordErrorRow.op) == READ_OP,
+            col(RecordErrorRow.resolved_at).is_(None),
+        )
+        with self._session() as session:
+            open_ids = set(session.exec(stmt))
+        fixed = sorted(open_ids.intersection(readable)) if open_ids else []
+        if fixed:
+            self.resolve_errors(pair, side, fixed, READ_OP)
+        return len(fixed)
+
     # events
 
     def add_events(
@@ -177,7 +266,7 @@ class History:
                     nexadesk_id=nexadesk_id,
                     crm_id=crm_id,
                     action=action,
-                    detail=detail,
+                    detail=scrub(detail),
                     at=now,
                 )
                 for nexadesk_id, crm_id, action, detail in events

@@ -117,6 +117,8 @@ class RecordError:
     last_seen: datetime
     next_retry_at: datetime
     resolved_at: datetime | None
+    #: The row's id: how ``nexasync errors retry`` names an error.
+    id: int | None = None
 
     @classmethod
     def from_row(cls, row: RecordErrorRow) -> RecordError:

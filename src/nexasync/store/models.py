@@ -127,7 +127,11 @@ class IntentRow(SQLModel, table=True):
 
 class RunRow(SQLModel, table=True):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_pair_started", "pair", "started_at"),)
+    __table_args__ = (
+        Index("ix_runs_pair_started", "pair", "started_at"),
+        # The last successful cycle of a pair (readiness, metrics) without a scan.
+        Index("ix_runs_pair_status_finished", "pair", "status", "finished_at"),
+    )
 
     id: str = Field(primary_key=True)
     pair: str = Field(nullable=False)
@@ -142,6 +146,8 @@ class RecordErrorRow(SQLModel, table=True):
     __tablename__ = "record_errors"
     __table_args__ = (
         UniqueConstraint("pair", "side", "record_id", "op", name="uq_record_errors_key"),
+        # The open errors of a pair (`errors list`).
+        Index("ix_record_errors_pair_resolved", "pair", "resolved_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -175,7 +181,8 @@ class EventRow(SQLModel, table=True):
     at: datetime = _ts()
 
 
-#: Only these tables are created: other SQLModel tables in the process are not ours.
+#: Our tables: other SQLModel tables in the process are not ours. Their schema is made by
+#: the migrations (store/migrations); a change here needs a new revision there.
 TABLES = [
     model.__table__  # type: ignore[attr-defined]
     for model in (LinkRow, CursorRow, IntentRow, RunRow, RecordErrorRow, EventRow)

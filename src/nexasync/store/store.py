@@ -8,23 +8,25 @@ in WAL mode with a busy timeout; PostgreSQL by URL).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, func, select
+from sqlmodel import Session, col, func, select
 
 from nexasync.lead import to_json
 from nexasync.store._engine import StoreUrlError, make_engine
 from nexasync.store._history import RETRY_BASE, RETRY_CAP, History, retry_delay
 from nexasync.store._known import StoredKnownIds
 from nexasync.store._links import find_conflicts, links_by, write_links
+from nexasync.store._lock import PairLocked, pair_lock
+from nexasync.store._migrate import migrate
 from nexasync.store._sql import chunks as _chunks
 from nexasync.store._sql import upsert_insert
 from nexasync.store._values import Event, Intent, Link, LinkConflict, RecordError, Run, StoreError
 from nexasync.store.models import (
-    TABLES,
     CursorRow,
     IntentRow,
     LinkRow,
@@ -37,6 +39,7 @@ __all__ = [
     "Intent",
     "Link",
     "LinkConflict",
+    "PairLocked",
     "RecordError",
     "Run",
     "StateStore",
@@ -56,7 +59,7 @@ class StateStore(History):
 
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
-        SQLModel.metadata.create_all(self._engine, tables=TABLES)
+        migrate(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -71,6 +74,11 @@ class StateStore(History):
         # Values handed out are copied from rows before return; keeping rows loaded
         # after commit just saves a pointless reload.
         return Session(self._engine, expire_on_commit=False)
+
+    def pair_lock(self, pair: str) -> AbstractContextManager[None]:
+        """Hold ``pair`` for one run; raises :class:`PairLocked` when another
+        process (or thread) holds it. Released when the holder dies, too."""
+        return pair_lock(self._engine, pair)
 
     def _insert(self, model: Any) -> Any:
         return upsert_insert(self._engine, model)
