@@ -4,6 +4,7 @@ values, exception objects, tracebacks, encoded forms, and the libraries' own war
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -35,3 +36,19 @@ def test_every_part_of_a_line_is_scrubbed(fmt: str, capsys: pytest.CaptureFixtur
     assert "not shown" not in err
     assert "anything" not in err
     assert "Quokka" not in err, err
+
+
+def test_loading_a_config_registers_every_secret_in_it(tmp_path: Path) -> None:
+    from nexasync.cli._app import _load
+
+    path = tmp_path / "nexasync.yaml"
+    path.write_text(
+        "state: {url: 'postgresql://u:PgPassw0rd-xyz@db/state'}\n"
+        "pairs:\n"
+        "- name: p\n"
+        "  nexadesk: {api_key: ND-key-4711}\n"
+        "  crm: {type: hubspot, access_token: HS-token-0815}\n"
+    )
+    _load(str(path))
+    scrubbed = logs.scrub("PgPassw0rd-xyz ND-key-4711 HS-token-0815")
+    assert scrubbed == "*** *** ***"

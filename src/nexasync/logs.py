@@ -115,11 +115,23 @@ def _route_library_logs(renderer: Any, stamp: Any) -> None:
     root.setLevel(logging.WARNING)
 
 
+def _over_progress(renderer: Any) -> Any:
+    """On a terminal, start each line by clearing the line: a progress line redrawn in
+    place (see :mod:`nexasync.engine.progress`) is replaced, not run into."""
+
+    def render(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+        return "\r\x1b[K" + str(renderer(logger, name, event))
+
+    return render
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
     json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    if not json and sys.stderr.isatty():
+        renderer = _over_progress(renderer)
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     _route_library_logs(renderer, stamp)
     structlog.configure(
@@ -132,9 +144,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
             _redact,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -50,6 +50,18 @@ def _secrets(node: object) -> Iterator[str]:
     elif isinstance(node, BaseModel):
         for name in type(node).model_fields:
             yield from _secrets(getattr(node, name))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _secrets(item)
+
+
+def register_config_secrets(config: Config) -> None:
+    """Scrub every credential of ``config`` from all output from now on, the state
+    store URL's password included (SQLAlchemy masks it, but a driver's message may not)."""
+    from sqlalchemy.engine import make_url
+
+    register_secrets(_secrets(config))
+    register_secrets([make_url(config.state.url).password])  # type: ignore[list-item]
 
 
 def build_connectors(pair: PairConfig) -> dict[Side, Connector]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import socket
 import subprocess
@@ -120,5 +121,7 @@ def test_sync_on_a_terminal_shows_progress(sandbox: Sandbox, tmp_path: Path) -> 
     text = seen.decode(errors="replace")
     assert "\r\x1b[Ksandbox: reading nexadesk: read nexadesk" in text, text
     assert "sandbox: done: read nexadesk" in text, text
+    # A log line clears the progress line first instead of running on from it.
+    assert re.search(r"sandbox: [^\r\n]*\d{4}-\d\d-\d\dT", text) is None, text
     with StateStore(f"sqlite:///{tmp_path / 'state.db'}") as store:
         assert store.last_runs("sandbox")[0].status == "ok"

@@ -44,10 +44,14 @@ def _load(path: str | None) -> Config:
             "(see config.example.yaml)"
         )
     try:
-        return load_config(chosen)
+        config = load_config(chosen)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    from nexasync.runner import register_config_secrets
+
+    register_config_secrets(config)
+    return config
 
 
 def _store(config: Config) -> Any:
