@@ -135,6 +135,9 @@ class PairConfig(_Model):
 class StateConfig(_Model):
     #: May carry a database password: checked on load, never echoed, masked in repr.
     url: str = "sqlite:///nexasync.db"
+    #: Runs, events and resolved record errors older than this are deleted after each
+    #: cycle, so a long-running service's store does not grow without end.
+    keep_history_days: int = Field(30, ge=1)
 
     @field_validator("url")
     @classmethod

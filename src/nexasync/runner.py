@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import structlog
 from pydantic import BaseModel, SecretStr
@@ -92,8 +93,10 @@ def run_pair(
     dry_run: bool = False,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    keep_history_days: int | None = None,
 ) -> PairOutcome:
-    """One cycle of one pair under its lock. Never raises: a failure is the outcome."""
+    """One cycle of one pair under its lock. Never raises: a failure is the outcome.
+    With ``keep_history_days``, history older than that is pruned after the cycle."""
     name = pair_config.name
     log = structlog.get_logger("nexasync").bind(pair=name)
     started = time.monotonic()
@@ -106,6 +109,9 @@ def run_pair(
                 result = run_cycle(
                     pair_config, store, connectors, dry_run=dry_run, stop=stop, progress=progress
                 )
+                if keep_history_days is not None and not dry_run:
+                    cutoff = datetime.now(timezone.utc) - timedelta(days=keep_history_days)
+                    store.prune_history(cutoff)
             finally:
                 for connector in connectors.values():
                     connector.close()

@@ -117,7 +117,14 @@ class Service:
             self._running.add(pair.name)
         try:
             progress = LogProgress(every=self.config.service.progress_seconds)
-            self._report(run_pair(pair, self.store, stop=self.stop, progress=progress))
+            outcome = run_pair(
+                pair,
+                self.store,
+                stop=self.stop,
+                progress=progress,
+                keep_history_days=self.config.state.keep_history_days,
+            )
+            self._report(outcome)
         except Exception as exc:  # a job that raises would only reach APScheduler's log
             self.log.exception("run failed", pair=pair.name, error=f"{type(exc).__name__}: {exc}")
         finally:

@@ -335,8 +335,30 @@ def test_events_for_is_newest_first_and_matches_either_id(store: StateStore) -> 
     assert by_nd[0].at.utcoffset() == timedelta(0)
     assert store.events_for("nobody") == []
 
-    assert store.prune_events(datetime.now(UTC) + timedelta(seconds=1)) == 4
+    assert store.prune_history(datetime.now(UTC) + timedelta(seconds=1))["events"] == 4
     assert store.events_for("n1") == []
+
+
+def test_prune_history_forgets_only_the_finished_past(store: StateStore) -> None:
+    store.save_links([link("n1", "c1")])
+    store.set_cursor("p", "crm", {"since": 1})
+    store.start_run("p", "old")
+    store.finish_run("old", "ok", {})
+    store.start_run("q", "live")  # still running: kept whatever its age
+    store.record_error("p", "crm", "c1", "update", "refused")
+    store.record_error("p", "crm", "c2", "update", "refused")
+    store.resolve_errors("p", "crm", ["c2"], "update")
+    store.add_events("old", "p", [("n1", "c1", "create crm", "")])
+
+    assert store.prune_history(datetime.now(UTC) - timedelta(days=1)) == {
+        "events": 0, "runs": 0, "record_errors": 0,
+    }  # fmt: skip
+    gone = store.prune_history(datetime.now(UTC) + timedelta(seconds=1))
+    assert gone == {"events": 1, "runs": 1, "record_errors": 1}
+    assert [r.id for r in store.last_runs()] == ["live"]
+    assert [e.record_id for e in store.open_errors("p")] == ["c1"]
+    assert store.link_count("p") == 1
+    assert store.get_cursor("p", "crm") == {"since": 1}
 
 
 # backends

@@ -284,9 +284,23 @@ class History:
         with self._session() as session:
             return [Event.from_row(row) for row in session.exec(stmt)]
 
-    def prune_events(self, before: datetime) -> int:
-        """Delete events older than ``before``; returns how many went."""
+    def prune_history(self, before: datetime) -> dict[str, int]:
+        """Forget what only tells the past: events, finished runs and resolved record
+        errors older than ``before``. A service adds a run every few minutes and events
+        for every write, forever; links, cursors and open errors are never touched."""
+        statements = {
+            "events": delete(EventRow).where(col(EventRow.at) < before),
+            "runs": delete(RunRow).where(
+                col(RunRow.finished_at).is_not(None), col(RunRow.finished_at) < before
+            ),
+            "record_errors": delete(RecordErrorRow).where(
+                col(RecordErrorRow.resolved_at).is_not(None),
+                col(RecordErrorRow.resolved_at) < before,
+            ),
+        }
+        gone: dict[str, int] = {}
         with self._session() as session:
-            result = session.exec(delete(EventRow).where(col(EventRow.at) < before))
+            for name, stmt in statements.items():
+                gone[name] = int(session.exec(stmt).rowcount or 0)  # type: ignore[call-overload]
             session.commit()
-            return int(result.rowcount or 0)
+        return gone
