@@ -24,9 +24,6 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlmodel import col, select
-
-from nexasync.store.models import RunRow
 
 # The *_created series (when each counter was born) only double what a scraper sees.
 disable_created_metrics()
@@ -204,26 +201,5 @@ def count_request(system: str, status: int | str) -> None:
 
 
 def last_successes(store: StateStore, pairs: Iterable[str]) -> dict[str, datetime]:
-    """pair -> when its last successful run finished (UTC), read from the run history;
-    pairs without one are absent. Read-only."""
-    out: dict[str, datetime] = {}
-    # The store has no query for this; its session is the one way in that keeps its
-    # engine settings (SQLite pragmas, UTC handling).
-    with store._session() as session:
-        for pair in pairs:
-            # Newest first along the (pair, started_at) index: the walk stops at the
-            # first success, however long the history.
-            stmt = (
-                select(RunRow.finished_at)
-                .where(
-                    col(RunRow.pair) == pair,
-                    col(RunRow.status).in_(SUCCESS_STATUSES),
-                    col(RunRow.finished_at).is_not(None),
-                )
-                .order_by(col(RunRow.started_at).desc())
-                .limit(1)
-            )
-            when = session.exec(stmt).first()
-            if when is not None:
-                out[pair] = when
-    return out
+    """pair -> when its last successful run finished (UTC); pairs without one are absent."""
+    return store.last_finished(pairs, SUCCESS_STATUSES)

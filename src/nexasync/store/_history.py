@@ -6,7 +6,7 @@ holds one concern.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,6 +80,30 @@ class History:
             stmt = stmt.where(col(RunRow.pair) == pair)
         with self._session() as session:
             return [Run.from_row(row) for row in session.exec(stmt.limit(limit))]
+
+    def last_finished(
+        self, pairs: Iterable[str], statuses: Collection[str]
+    ) -> dict[str, datetime]:
+        """pair -> when its newest run with one of ``statuses`` finished; pairs without
+        one are absent. One short index read per pair (runs of (pair, status) by
+        finished_at), however long the history: /readyz and /metrics ask every scrape."""
+        out: dict[str, datetime] = {}
+        with self._session() as session:
+            for pair in pairs:
+                stmt = (
+                    select(RunRow.finished_at)
+                    .where(
+                        col(RunRow.pair) == pair,
+                        col(RunRow.status).in_(list(statuses)),
+                        col(RunRow.finished_at).is_not(None),
+                    )
+                    .order_by(col(RunRow.finished_at).desc())
+                    .limit(1)
+                )
+                when = session.exec(stmt).first()
+                if when is not None:
+                    out[pair] = when
+        return out
 
     # record errors
 
