@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nexasync._config_hubspot import HubSpotConfig
-from nexasync.connectors._mapping import ABSENT, MappingError, NoOwners, Owners, read_lead
+from nexasync.connectors._mapping import (
+    ABSENT,
+    MappingError,
+    NoOwners,
+    Owners,
+    project_lead,
+    read_lead,
+)
 from nexasync.lead import (
     FIELDS,
     Lead,
@@ -188,20 +195,13 @@ class ContactMapping:
         """``lead`` as it reads back from HubSpot. A field HubSpot would refuse keeps its
         value (the write reports the error); a field the write leaves out (blank stage,
         a rep with no owner) becomes unknown."""
-        out: Lead = {}
-        for name, value in lead.items():
-            if not self.synced(name):
-                out[name] = value
-                continue
-            try:
-                props = self._write_field(name, value, owners)
-                back = self._read_field(name, props, owners)
-            except (ValueError, TypeError):
-                out[name] = value
-                continue
-            if back is not ABSENT:
-                out[name] = back
-        return out
+        return project_lead(
+            lead,
+            self.synced,
+            lambda name, value: self._read_field(
+                name, self._write_field(name, value, owners), owners
+            ),
+        )
 
     # -- lifecycle stage -----------------------------------------------------------------
     def moves_backwards(

@@ -52,3 +52,26 @@ def read_lead(
     if errors:
         raise MappingError("; ".join(errors))
     return lead
+
+
+def project_lead(
+    lead: Lead,
+    synced: Callable[[str], bool],
+    round_trip: Callable[[str, Any], Any],
+) -> Lead:
+    """``lead`` as the CRM would read it back: each synced field written and read again
+    (``round_trip``). A field the CRM would refuse keeps its value (the write reports
+    the error); a field the write leaves out (:data:`ABSENT`) becomes unknown."""
+    out: Lead = {}
+    for name, value in lead.items():
+        if not synced(name):
+            out[name] = value
+            continue
+        try:
+            back = round_trip(name, value)
+        except (ValueError, TypeError):
+            out[name] = value
+            continue
+        if back is not ABSENT:
+            out[name] = back
+    return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nexasync.config import SalesforceConfig
-from nexasync.connectors._mapping import ABSENT, MappingError, Owners, read_lead
+from nexasync.connectors._mapping import ABSENT, MappingError, Owners, project_lead, read_lead
 from nexasync.lead import (
     FIELDS,
     Lead,
@@ -165,20 +165,13 @@ class LeadMapping:
         """``lead`` as it reads back from Salesforce. A field Salesforce would refuse
         keeps its value (the write reports the error); a field the write leaves out
         (blank stage or owner, a rep with no user) becomes unknown."""
-        out: Lead = {}
-        for name, value in lead.items():
-            if name != "visitor_name" and name not in self.fields:
-                out[name] = value
-                continue
-            try:
-                row = self._write_field(name, value, owners)
-                back = self._read_field(name, row, owners)
-            except (ValueError, TypeError):
-                out[name] = value
-                continue
-            if back is not ABSENT:
-                out[name] = back
-        return out
+        return project_lead(
+            lead,
+            lambda name: name == "visitor_name" or name in self.fields,
+            lambda name, value: self._read_field(
+                name, self._write_field(name, value, owners), owners
+            ),
+        )
 
     def _label(self, name: str) -> str:
         return "visitor_name" if name == "visitor_name" else f"{name} ({self.fields[name]})"
