@@ -1,0 +1,117 @@
+"""The benchmark machinery at a tiny size, and the request counts it measures pinned:
+they are deterministic, so a change that costs requests fails here. Times are the
+benchmark's business, never asserted.
+
+Each cycle is a fresh ``nexasync sync --once`` process, as the benchmark runs it, so
+per-process requests (a Salesforce login, the owner lookups) are in every count.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+from bench_emulators import Emulators  # noqa: E402
+from bench_run import SCENARIOS, Chain, Options  # noqa: E402
+
+#: Crosses page and batch boundaries on every system: 3 NexaDesk pages, 2 HubSpot
+#: search pages, 2 Salesforce and 3 HubSpot write batches.
+LEADS = 250
+
+#: Data requests above the lower bound, per (crm, scenario) and system. Each one is
+#: a known cost, pinned so it cannot grow unnoticed (the issue's targets want 0 extra,
+#: idle: 1 per side, HubSpot at most 2):
+#: - Salesforce: the User query that resolves owners, once per process (every cycle
+#:   here but the first sync from a full CRM).
+#: - HubSpot: the archived-contacts listing of every incremental pull (deletions and
+#:   merges); the owners listing once per process before CRM writes; and on the idle
+#:   and incremental cycles a second search page: the pull re-reads everything changed
+#:   within overlap_seconds of its watermark (data time), i.e. the 250 contacts the
+#:   first sync created, where the actual changes need one page.
+#:   (Salesforce re-reads them too, but 250 fit in the one page the bound allows; at
+#:   10,000 leads it is 5 queryAll pages: see benchmarks/README.md.)
+EXTRA: dict[tuple[str, str], dict[str, int]] = {
+    ("salesforce", "initial_nd"): {"crm": 1},
+    ("salesforce", "echo"): {"crm": 1},
+    ("salesforce", "idle"): {"crm": 1},
+    ("salesforce", "incremental"): {"crm": 1},
+    ("salesforce", "initial_both"): {"crm": 1},
+    ("hubspot", "initial_nd"): {"crm": 1},
+    ("hubspot", "echo"): {"crm": 1},
+    ("hubspot", "idle"): {"crm": 2},
+    ("hubspot", "incremental"): {"crm": 3},
+    ("hubspot", "initial_both"): {"crm": 1},
+}
+
+
+def _chain(crm: str, workdir: Path) -> list[dict[str, Any]]:
+    with Emulators(workdir / "sandbox", 0.0, None) as emulators:
+        opts = Options(latency=0.0, concurrency=4, workdir=workdir)
+        return list(Chain(emulators, crm, LEADS, opts).run(set(SCENARIOS)))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Any]]:
+    # Both CRMs at once, each with its own emulator process: the cycles are child
+    # processes, so this halves the test's time.
+    with ThreadPoolExecutor(2) as pool:
+        runs = {
+            crm: pool.submit(_chain, crm, tmp_path_factory.mktemp(crm))
+            for crm in ("salesforce", "hubspot")
+        }
+        yield {(r["crm"], r["scenario"]): r for f in runs.values() for r in f.result()}
+
+
+CASES = [(crm, s) for crm in ("salesforce", "hubspot") for s in SCENARIOS]
+
+
+@pytest.mark.parametrize(("crm", "scenario"), CASES)
+def test_cycle_succeeds_with_pinned_requests(
+    results: dict[tuple[str, str], Any], crm: str, scenario: str
+) -> None:
+    r = results[(crm, scenario)]
+    assert r["exit"] == 0, r
+    assert r["requests"]["nexadesk_429"] == 0
+    extra = EXTRA.get((crm, scenario), {})
+    measured = {"nexadesk": r["requests"]["nexadesk"], "crm": r["requests"]["crm"]}
+    expected = {side: r["bound"][side] + extra.get(side, 0) for side in measured}
+    assert measured == expected, (r["requests"], r["bound"])
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_idle_cycle_requests(results: dict[tuple[str, str], Any], crm: str) -> None:
+    r = results[(crm, "idle")]
+    assert r["writes"] == {"crm": {}, "nexadesk": {}}
+    assert r["requests"]["nexadesk_kinds"] == {"list": 1}
+    kinds = {k: n for k, n in r["requests"]["crm_kinds"].items() if k not in ("login", "token")}
+    if crm == "salesforce":
+        # Target: 1. The second is the per-process owner (User) query.
+        assert kinds == {"queryAll": 1, "query": 1}
+    else:
+        # Target: at most 2. Today: the archived listing, and two search pages to
+        # re-read the overlap window (the contacts the first sync created).
+        assert kinds == {"list_archived": 1, "search": 2}
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_initial_syncs_do_the_expected_work(results: dict[tuple[str, str], Any], crm: str) -> None:
+    """The bounds are computed from the writes the sync reports: they must be the
+    scenario's writes, or a bound could shrink along with the work."""
+    assert results[(crm, "initial_nd")]["writes"]["crm"] == {"created": LEADS}
+    assert results[(crm, "initial_crm")]["writes"]["nexadesk"] == {"created": LEADS}
+    both = results[(crm, "initial_both")]["writes"]
+    assert both["crm"]["created"] == both["nexadesk"]["created"] == LEADS // 2
+    edits = results[(crm, "incremental")]
+    assert edits["edited"] == {"nexadesk": LEADS // 100, "crm": LEADS // 100}
+    assert edits["writes"] == {
+        "crm": {"updated": LEADS // 100},
+        "nexadesk": {"updated": LEADS // 100},
+    }
