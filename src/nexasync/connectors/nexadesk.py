@@ -39,6 +39,10 @@ R = TypeVar("R")
 
 class NexaDeskConnector(Connector):
     system: ClassVar[str] = "nexadesk"
+    #: NexaDesk has no batch endpoint: a "batch" here is how many writes go out
+    #: together, ``concurrency`` at a time, between two saves of their outcomes. One
+    #: per batch would leave the concurrency unused and pay a store commit per lead.
+    write_batch_size: ClassVar[int] = 100
 
     def __init__(self, config: NexaDeskConfig, *, backoff: float = 0.5) -> None:
         """``backoff``: first delay in seconds of the exponential backoff on 5xx and
