@@ -84,11 +84,7 @@ class LeadPuller:
         self._batch_size = batch_size
 
     def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:
-        def set_cursor(value: Cursor) -> None:
-            result.cursor = value
-
-        result = Pull(self._records(cursor or {}, known, set_cursor))
-        return result
+        return Pull.deferred(lambda set_cursor: self._records(cursor or {}, known, set_cursor))
 
     def _records(
         self, cursor: Cursor, known: KnownIds, set_cursor: Callable[[Cursor], None]

@@ -10,7 +10,7 @@ connector's job, and so is its incremental and deletion-detection strategy.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -123,6 +123,18 @@ class Pull:
 
     def __iter__(self) -> Iterator[Record]:
         return self._records
+
+    @classmethod
+    def deferred(cls, produce: Callable[[Callable[[Cursor], None]], Iterable[Record]]) -> Pull:
+        """A pull whose generator learns its cursor as it goes: ``produce`` gets the
+        setter to call once the records it yields are all read."""
+        pull: Pull
+
+        def set_cursor(value: Cursor) -> None:
+            pull.cursor = value
+
+        pull = cls(produce(set_cursor))
+        return pull
 
 
 class Connector(ABC):
