@@ -146,6 +146,47 @@ def test_count(sf: Salesforce, people: dict[str, str]) -> None:
     assert (result["totalSize"], result["done"], result["records"]) == (3, True, [])
 
 
+def test_aggregates_answer_one_row_named_by_alias_or_expr_n(
+        sf: Salesforce, people: dict[str, str]) -> None:
+    result = sf.query("SELECT COUNT(Id), MAX(SystemModstamp) newest, MIN(LastName), "
+                      "COUNT(Email), COUNT_DISTINCT(LeadSource), SUM(Expected_Amount__c), "
+                      "AVG(Expected_Amount__c) FROM Lead WHERE SystemModstamp >= "
+                      "2026-03-15T10:01:00Z")
+    assert (result["totalSize"], result["done"]) == (1, True)
+    assert result["records"] == [{
+        "attributes": {"type": "AggregateResult"}, "expr0": 3,
+        "newest": "2026-03-15T10:03:00.000+0000", "expr1": "Hopper", "expr2": 2, "expr3": 1,
+        "expr4": 12000.5, "expr5": 12000.5,
+    }]  # COUNT(Email) and the others skip nulls; COUNT(Id) counts every row
+
+
+def test_aggregates_over_no_rows_and_over_the_recycle_bin(
+        emu: SalesforceEmulator, sf: Salesforce, people: dict[str, str]) -> None:
+    none = sf.query("SELECT COUNT(Id) n, MAX(SystemModstamp) m FROM Lead WHERE LastName = 'x'")
+    assert none["records"][0] == {"attributes": {"type": "AggregateResult"}, "n": 0, "m": None}
+    emu.delete_lead(people["Hopper"])
+    soql = "SELECT COUNT(Id), MAX(SystemModstamp) FROM Lead"
+    live = sf.query(soql)["records"][0]
+    every = sf.query(soql, include_deleted=True)["records"][0]
+    assert (live["expr0"], every["expr0"]) == (3, 4)
+    # The delete stamped the row: queryAll's newest change is the delete.
+    assert every["expr1"] == "2026-03-15T11:00:00.000+0000" > live["expr1"]
+
+
+@pytest.mark.parametrize(("soql", "code"), [
+    ("SELECT LastName, COUNT(Id) FROM Lead", "MALFORMED_QUERY"),
+    ("SELECT COUNT(Id) FROM Lead ORDER BY LastName", "MALFORMED_QUERY"),
+    ("SELECT SUM(LastName) FROM Lead", "INVALID_FIELD"),
+    ("SELECT MAX(Foo__c) FROM Lead", "INVALID_FIELD"),
+    ("SELECT COUNT(Id) n, MAX(SystemModstamp) n FROM Lead", "MALFORMED_QUERY"),
+    ("SELECT COUNT(), LastName FROM Lead", "MALFORMED_QUERY"),
+])
+def test_aggregate_errors(sf: Salesforce, soql: str, code: str) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query(soql)
+    assert exc.value.content[0]["errorCode"] == code
+
+
 def test_users_are_queryable(emu: SalesforceEmulator, sf: Salesforce) -> None:
     rep = emu.add_user("rep@example.com", "Rita Rep")
     emu.add_user("gone@example.com", "Gone Rep", is_active=False)

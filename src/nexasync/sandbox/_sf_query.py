@@ -1,5 +1,6 @@
 """``/query`` and ``/queryAll``: run SOQL, page the answer in batches, and keep the
-query cursors that ``nextRecordsUrl`` points at (ten per user, oldest dropped)."""
+query cursors that ``nextRecordsUrl`` points at (ten per user, oldest dropped).
+Aggregate queries answer one AggregateResult row (queryAll counts the recycle bin too)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from werkzeug.wrappers import Request, Response
 
 from nexasync.sandbox._http import json_response
 from nexasync.sandbox._sf_schema import Field, json_value, make_id
-from nexasync.sandbox._sf_soql import SoqlError, parse
-from nexasync.sandbox._sf_soql_eval import run
+from nexasync.sandbox._sf_soql import Query, SoqlError, parse
+from nexasync.sandbox._sf_soql_agg import compute
+from nexasync.sandbox._sf_soql_eval import matches, run
 from nexasync.sandbox._sf_store import Store
 from nexasync.sandbox._sf_validate import fail
 
@@ -42,6 +44,17 @@ def project(obj: str, row: dict[str, Any], fields: list[Field], version: str) ->
     return record
 
 
+def aggregate_answer(query: Query, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Aggregates without GROUP BY: one AggregateResult row (LIMIT 0 or an OFFSET past it
+    leaves none); the row's attributes carry its type only, there is no record to point at."""
+    values = compute(query.aggregates, [r for r in rows if matches(query.where, r)])
+    result = {"attributes": {"type": "AggregateResult"},
+              **{k: json_value(v) for k, v in values.items()}}
+    end = None if query.limit is None else query.offset + query.limit
+    records = [result][query.offset:end]
+    return {"totalSize": len(records), "done": True, "records": records}
+
+
 class Queries:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -56,7 +69,10 @@ class Queries:
             parsed = parse(q, self.store.fields)
         except SoqlError as e:
             return fail(400, e.code, e.message)
-        rows = run(parsed, self.store.rows(parsed.obj, include_deleted=endpoint == "queryAll"))
+        rows = self.store.rows(parsed.obj, include_deleted=endpoint == "queryAll")
+        if parsed.aggregates:
+            return json_response(aggregate_answer(parsed, rows))
+        rows = run(parsed, rows)
         if parsed.fields is None:
             return json_response({"totalSize": len(rows), "done": True, "records": []})
         records = [project(parsed.obj, r, parsed.fields, version) for r in rows]

@@ -1,10 +1,12 @@
 """A SOQL subset: parse, type-check against the object's fields, evaluate.
 
-``SELECT f, ... | COUNT() FROM Obj [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...]
-[LIMIT n] [OFFSET n]`` with AND / OR / NOT / parentheses (mixing AND and OR without
-parentheses is an error, as in SOQL), ``= != <> < <= > >=``, ``[NOT] IN (...)``, ``LIKE``,
-null, true/false, quoted strings with escapes, dateTime / date literals and numbers.
-String comparisons are case-insensitive, as in Salesforce.
+``SELECT f, ... | COUNT() | AGG(f) [alias], ... FROM Obj [WHERE cond]
+[ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]`` with AND / OR /
+NOT / parentheses (mixing AND and OR without parentheses is an error, as in SOQL),
+``= != <> < <= > >=``, ``[NOT] IN (...)``, ``LIKE``, null, true/false, quoted strings
+with escapes, dateTime / date literals and numbers.
+String comparisons are case-insensitive, as in Salesforce. Aggregates have no GROUP BY
+(see :mod:`._sf_soql_agg`): a plain field beside them, or an ORDER BY, is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nexasync.sandbox._sf_schema import NUMBER_TYPES, Field, norm_id, parse_time
+from nexasync.sandbox._sf_soql_agg import AGGREGATES, Aggregate, build
 from nexasync.sandbox._sf_validate import resolve
 
 
@@ -49,11 +52,12 @@ class Tok:
 @dataclass
 class Query:
     obj: str
-    fields: list[Field] | None  # None: COUNT()
+    fields: list[Field] | None  # None: COUNT(), or aggregates only
     where: Any = None
     order: list[tuple[Field, bool, bool]] = field(default_factory=list)  # field, desc, nulls 1st
     limit: int | None = None
     offset: int = 0
+    aggregates: list[Aggregate] = field(default_factory=list)
 
 
 def _type_name(f: Field) -> str:
@@ -123,14 +127,24 @@ class _Parser:
     def parse(self) -> Query:
         self.expect("SELECT")
         names: list[Tok] | None = None
-        if self.peek() is not None and self.peek().kw("COUNT"):  # type: ignore[union-attr]
-            self.take()
-            self.expect("(")
-            self.expect(")")
+        aggs: list[tuple[Tok, Tok, Tok | None]] = []  # function, field, alias
+        if self._at_count():
+            self.i += 3
         else:
-            names = [self.take("field")]
-            while self.accept(","):
-                names.append(self.take("field"))
+            names = []
+            while True:
+                tok = self.take("field")
+                if tok.kw(*AGGREGATES) and self.accept("("):
+                    arg = self.take("field")
+                    self.expect(")")
+                    nxt = self.peek()
+                    alias = self.take() if nxt and nxt.kind == "ident" and not nxt.kw(
+                        "FROM") else None
+                    aggs.append((tok, arg, alias))
+                else:
+                    names.append(tok)
+                if not self.accept(","):
+                    break
         self.expect("FROM")
         obj_tok = self.take("object")
         obj = next((o for o in self.schemas if o.lower() == obj_tok.text.lower()), None)
@@ -140,6 +154,11 @@ class _Parser:
                       "entity name. Please reference your WSDL or the describe call for the "
                       "appropriate names.", "INVALID_TYPE")
         query = Query(str(obj), None)
+        if aggs:
+            query.aggregates = self.aggregates(aggs, query.obj)
+            if names:
+                self.fail(names[0].pos, f"Field must be grouped or aggregated: {names[0].text}")
+            names = None
         if names is not None:
             query.fields = [self.field(t, query.obj) for t in names]
             seen = [f.name for f in query.fields]
@@ -153,6 +172,9 @@ class _Parser:
             query.order.append(self.order_item(query.obj))
             while self.accept(","):
                 query.order.append(self.order_item(query.obj))
+        if query.aggregates and query.order:
+            self.fail(self.toks[self.i - 1].pos,
+                      f"Ordered field must be grouped or aggregated: {query.order[0][0].name}")
         if self.accept("LIMIT"):
             query.limit = self.integer()
         if self.accept("OFFSET"):
@@ -161,6 +183,18 @@ class _Parser:
         if tok is not None:
             self.fail(tok.pos, f"unexpected token: {tok.text}")
         return query
+
+    def _at_count(self) -> bool:
+        ahead = [t.text for t in self.toks[self.i:self.i + 3]]
+        return len(ahead) == 3 and ahead[0].upper() == "COUNT" and ahead[1:] == ["(", ")"]
+
+    def aggregates(self, items: list[tuple[Tok, Tok, Tok | None]], obj: str) -> list[Aggregate]:
+        return build(
+            [(t.text.upper(), self.field(arg, obj), a.text if a else None)
+             for t, arg, a in items],
+            lambda index, text, code: self.fail((items[index][2] or items[index][1]).pos,
+                                                text, code),
+        )
 
     def integer(self) -> int:
         tok = self.take("number")
