@@ -196,6 +196,54 @@ def test_sort_orders_with_ties_broken_by_id(
     assert scores == sorted(scores, reverse=True)
 
 
+def _expected_order(leads: list[dict[str, Any]], field: str, desc: bool) -> list[str]:
+    """The documented order computed from scratch: by the field, ties by id ascending."""
+
+    def key(lead: dict[str, Any]) -> Any:
+        return lead[field].casefold() if field == "visitor_name" else lead[field]
+
+    rows = sorted(leads, key=lambda lead: lead["id"])
+    return [lead["id"] for lead in sorted(rows, key=key, reverse=desc)]
+
+
+def test_list_orders_stay_exact_through_writes(
+    emulator: NexaDeskEmulator, client: httpx.Client, clock: Clock
+) -> None:
+    """The orders are kept sorted across writes rather than sorted per request: after
+    creates, updates (sort fields moved, backdated, tied) and deletes, through HTTP and
+    directly, every page of every order is still the full sort's."""
+    orders = [(f, d) for f in ("created_at", "updated_at", "lead_score", "visitor_name")
+              for d in ("asc", "desc")]  # fmt: skip
+    for i in range(12):  # two leads per millisecond: ties on both timestamps
+        clock.tick(i % 2)
+        emulator.add_lead(visitor_name=["ann", "Bo", "cy"][i % 3], visitor_email=f"p{i}@x.io")
+    for field, direction in orders:  # builds every order before the writes below
+        list_leads(client, sort=f"{field}:{direction}")
+    ids = [lead["id"] for lead in emulator.leads()]
+    for i in range(4):
+        assert create(client, visitor_name=f"New {i % 2}", visitor_phone="1").status_code == 201
+    patched = client.patch(LEADS_PATH, params={"id": ids[0]}, json={"visitor_name": "Zed"})
+    assert patched.status_code == 200
+    assert client.delete(LEADS_PATH, params={"id": ids[1]}).status_code == 200
+    emulator.update_lead(ids[2], visitor_company="Acme", updated_at="2026-01-01T00:00:00.000Z")
+    emulator.update_lead(ids[3], visitor_name="ann")  # ties another lead's name
+    emulator.delete_lead(ids[4])
+    emulator.add_lead(visitor_name="Old", created_at="2025-12-01T00:00:00.000Z")
+    leads = emulator.leads()
+    assert len(leads) == 15
+    for field, direction in orders:
+        got: list[str] = []
+        params: dict[str, Any] = {"sort": f"{field}:{direction}", "limit": 4}
+        while True:
+            body = list_leads(client, **params)
+            assert body["pagination"]["total_count"] == 15
+            got += [lead["id"] for lead in body["data"]]
+            if not body["pagination"]["has_more"]:
+                break
+            params["cursor"] = body["pagination"]["next_cursor"]
+        assert got == _expected_order(leads, field, direction == "desc"), (field, direction)
+
+
 @pytest.mark.parametrize("sort", ["email:asc", "updated_at:sideways"])
 def test_bad_sort_is_400(client: httpx.Client, sort: str) -> None:
     assert client.get(LEADS_PATH, params={"sort": sort}).status_code == 400

@@ -23,6 +23,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from nexasync.sandbox._http import Emulator, Faults, json_response
+from nexasync.sandbox._nexadesk_index import ListOrders
 from nexasync.sandbox._nexadesk_rules import (
     Invalid,
     encode_cursor,
@@ -83,6 +84,8 @@ class NexaDeskEmulator(Emulator):
         #: Where timestamps come from; tests may swap it for a controlled clock.
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
         self._leads: dict[str, dict[str, Any]] = {}
+        #: The list orders, maintained on every write (see _nexadesk_index).
+        self._orders = ListOrders(self._leads)
         self._reps: dict[str, tuple[str, str, str]] = {}
         self._hits: deque[float] = deque()
         #: Called under the lock before each list request is answered, so a test can
@@ -97,6 +100,7 @@ class NexaDeskEmulator(Emulator):
         """Back to empty (no leads, reps, faults, hooks or counts), keeping the server."""
         with self._lock:
             self._leads.clear()
+            self._orders.clear()
             self._reps.clear()
             self._hits.clear()
             self.faults = Faults()
@@ -120,21 +124,24 @@ class NexaDeskEmulator(Emulator):
             lead["updated_at"] = parse_ts(fields.get("updated_at", lead["created_at"]))
             lead.setdefault("lead_score", lead_score(lead))
             self._leads[lead["id"]] = lead
+            self._orders.add(lead)
             return self._render(lead)
 
     def update_lead(self, id: str, **fields: Any) -> dict[str, Any]:
         """Change a lead as given; updated_at moves to now unless it is one of ``fields``."""
         with self._lock:
             lead = self._leads[id]
+            self._orders.remove(lead)
             lead.update(fields)
             lead["updated_at"] = parse_ts(fields.get("updated_at", self.now()))
             if "lead_score" not in fields:
                 lead["lead_score"] = lead_score(lead)
+            self._orders.add(lead)
             return self._render(lead)
 
     def delete_lead(self, id: str) -> None:
         with self._lock:
-            del self._leads[id]
+            self._orders.remove(self._leads.pop(id))
 
     def get(self, id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -217,17 +224,24 @@ class NexaDeskEmulator(Emulator):
         if self.on_request is not None:
             self.on_request(self, request)
         params = list_params(request.args)
-        rows = [r for r in self._leads.values() if matches(r, params["stage"], params["search"])]
-        # Two stable sorts: the requested order, ties by id, so every page is deterministic.
-        rows.sort(key=lambda r: r["id"])
-        rows.sort(key=lambda r: sort_key(params["sort"], r), reverse=params["desc"])
+        # The requested order, ties by id (ascending either way), so every page is
+        # deterministic; the orders are kept sorted, so a plain list sorts nothing.
+        field, desc = params["sort"], params["desc"]
+        stage, search = params["stage"], params["search"]
         offset, limit = params["offset"], params["limit"]
-        page = rows[offset : offset + limit]
-        has_more = offset + limit < len(rows)
+        if stage is None and search is None:
+            total = len(self._leads)
+            page = [self._leads[i] for i in self._orders.page(field, desc, offset, limit)]
+        else:
+            rows = [r for r in self._leads.values() if matches(r, stage, search)]
+            rows.sort(key=lambda r: r["id"])  # two stable sorts: the order, ties by id
+            rows.sort(key=lambda r: sort_key(field, r), reverse=desc)
+            total, page = len(rows), rows[offset : offset + limit]
+        has_more = offset + limit < total
         pagination = {
             "has_more": has_more,
             "next_cursor": encode_cursor(offset + limit) if has_more else None,
-            "total_count": len(rows),
+            "total_count": total,
             "limit": limit,
         }
         data = [self._render(r) for r in page]
@@ -240,6 +254,7 @@ class NexaDeskEmulator(Emulator):
         lead.update(created_at=now, updated_at=now)
         lead["lead_score"] = lead_score(lead)
         self._leads[lead["id"]] = lead
+        self._orders.add(lead)
         return json_response({"success": True, "data": self._render(lead)}, 201)
 
     def _update(self, request: Request) -> Response:
@@ -248,15 +263,19 @@ class NexaDeskEmulator(Emulator):
         lead = self._leads.get(lead_id)
         if lead is None:
             return self.error_response(404, f"lead {lead_id} not found", None)
+        self._orders.remove(lead)
         lead.update(fields)
         lead["updated_at"] = self.now()
         lead["lead_score"] = lead_score(lead)
+        self._orders.add(lead)
         return json_response({"success": True, "data": self._render(lead)})
 
     def _delete(self, request: Request) -> Response:
         lead_id = _id_param(request)
-        if self._leads.pop(lead_id, None) is None:
+        lead = self._leads.pop(lead_id, None)
+        if lead is None:
             return self.error_response(404, f"lead {lead_id} not found", None)
+        self._orders.remove(lead)
         return json_response({"success": True, "data": {"deleted": True, "id": lead_id}})
 
     def _render(self, lead: dict[str, Any]) -> dict[str, Any]:
