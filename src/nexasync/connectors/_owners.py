@@ -1,7 +1,10 @@
 """NexaDesk rep <-> CRM user (Salesforce user, HubSpot owner), by ``rep_map`` and by email.
 
 Active users (owners) are read only when a rep or owner cannot be resolved from ``rep_map``
-alone, so a cycle that touches no owner costs no request.
+alone, so a cycle that touches no owner costs no request. A connector may hand the list
+to a later process (:meth:`OwnerMap.export`, :meth:`OwnerMap.adopt`): it is then trusted
+exactly as in one long-running process, until :data:`USERS_TTL_SECONDS` after it was read
+(a user added, deactivated or given another email meanwhile shows once it is read again).
 """
 
 from __future__ import annotations
@@ -64,13 +67,28 @@ class OwnerMap:
         # Reps sharing one email are one person to Salesforce; pick one, always the same.
         return reps[0] if reps else None
 
+    def export(self) -> dict[str, str] | None:
+        """The active users read (id -> email); None when none were read or adopted."""
+        return None if self._users is None else dict(self._users)
+
+    def adopt(self, users: Mapping[str, str], age: float) -> None:
+        """Users an earlier process read ``age`` seconds ago: trusted for what is left of
+        :data:`USERS_TTL_SECONDS`, as if read here (a stale or future list is ignored)."""
+        if self._users is not None or not 0 <= age <= USERS_TTL_SECONDS:
+            return
+        self._set_users(users)
+        self._loaded_at = self._clock() - age
+
     def _ensure_users(self) -> dict[str, str]:
         stale = self._clock() - self._loaded_at > USERS_TTL_SECONDS
         if self._users is None or stale:
-            users = {uid: e for uid, v in self._load_users().items() if (e := norm_email(v))}
-            by_email: dict[str, str] = {}
-            for uid in sorted(users):
-                by_email.setdefault(users[uid], uid)
-            self._users, self._users_by_email = users, by_email
+            self._set_users(self._load_users())
             self._loaded_at = self._clock()
-        return self._users
+        return self._users  # type: ignore[return-value]
+
+    def _set_users(self, loaded: Mapping[str, str | None]) -> None:
+        users = {uid: e for uid, v in loaded.items() if (e := norm_email(v))}
+        by_email: dict[str, str] = {}
+        for uid in sorted(users):
+            by_email.setdefault(users[uid], uid)
+        self._users, self._users_by_email = users, by_email

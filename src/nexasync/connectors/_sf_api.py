@@ -233,8 +233,10 @@ class SalesforceApi:
             page = self.call(lambda sf, url=next_url: sf.query_more(
                 url, identifier_is_url=True, headers=headers))
 
-    def query_records(self, soql: str) -> Iterator[dict[str, Any]]:
-        for page in self.query_pages(soql):
+    def query_records(
+        self, soql: str, *, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        for page in self.query_pages(soql, include_deleted=include_deleted):
             yield from page
 
     def get_deleted(self, start: datetime, end: datetime) -> dict[str, Any]:

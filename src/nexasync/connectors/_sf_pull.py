@@ -7,7 +7,10 @@
 * When getDeleted cannot cover the time since the last check (its log was purged,
   or the gap is over its window), the live ids are compared with the known ones.
 
-The cursor is ``{"watermark": max SystemModstamp seen, "deleted_checked": when}``.
+Each cycle reads what changed since ``overlap_seconds`` before the newest stamp seen, so
+a late commit is not missed; a window larger than a page is checked with one aggregate
+query instead (:mod:`._sf_window`). The cursor is ``{"watermark": max SystemModstamp
+seen, "deleted_checked": when, "window": the large window remembered}``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from nexasync.connectors._mapping import MappingError, Owners
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError, soql_datetime, soql_quote
 from nexasync.connectors._sf_mapping import LeadMapping
+from nexasync.connectors._sf_window import Window, WindowTracker, floor_second
 from nexasync.connectors.base import Cursor, KnownIds, Pull, Record
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "IsConverted", "SystemModstamp", "LastModifiedDate")
@@ -28,6 +32,8 @@ DELETED_WINDOW = timedelta(days=30)
 #: getDeleted refuses a window of a minute or less.
 MIN_DELETED_WINDOW = timedelta(minutes=2)
 ID_CHUNK = 200
+#: Rows a query page holds unless a smaller batch is asked for.
+PAGE = 2000
 
 _OFFSET = re.compile(r"([+-]\d\d):?(\d\d)$")
 
@@ -57,8 +63,27 @@ def read_record(row: Mapping[str, Any], mapping: LeadMapping, owners: Owners) ->
     return Record(id, fields, version, modified)
 
 
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+class _Read:
+    """What one pull has read so far."""
+
+    def __init__(self, known: KnownIds, *, full_scan: bool, overlap: timedelta) -> None:
+        self.known = known
+        self.full_scan = full_scan
+        # A full scan with known ids doubles as the hard-delete check: queryAll returns
+        # every row not purged, so a known id it never shows was purged.
+        self.seen: set[str] | None = set() if full_scan and known.count() else None
+        self.gone: set[str] = set()
+        self.high: datetime | None = None
+        self.versions: dict[str, Any] = {}
+        self.tracker = WindowTracker(overlap)
 
 
 class LeadPuller:
@@ -92,44 +117,104 @@ class LeadPuller:
         started = self._clock()
         watermark = parse_sf_datetime(cursor.get("watermark"))
         last_check = parse_sf_datetime(cursor.get("deleted_checked"))
-        full_scan = watermark is None
-        # A full scan with known ids doubles as the hard-delete check: queryAll returns
-        # every row not purged, so a known id it never shows was purged.
-        seen: set[str] | None = set() if full_scan and known.count() else None
-        gone: set[str] = set()
+        window = Window.load(cursor.get("window")) if watermark is not None else None
+        read = _Read(known, full_scan=watermark is None, overlap=self._overlap)
+        if window is not None and watermark is not None:
+            window = yield from self._checked_window(window, watermark, read)
+        else:
+            since = None if watermark is None else watermark - self._overlap
+            yield from self._read_window(since, read)
+            window = self._window_of(read.tracker, read.high)
+        high = _latest(read.high, watermark)
+        checked = last_check
+        if read.seen is not None:
+            for id in known:
+                if id not in read.seen and id not in read.gone:
+                    yield Record(id, deleted=True)
+            checked = started
+        elif read.full_scan or last_check is None or not known.count():
+            checked = started
+        elif started - last_check >= self._check_every:
+            checked = yield from self._hard_deletes(last_check, started, known, read.gone)
+        new: Cursor = {"watermark": _iso(high), "deleted_checked": _iso(checked)}
+        if window is not None:
+            new["window"] = window.dump()
+        set_cursor(new)
+
+    # -- the overlap window ----------------------------------------------------------------
+    def _checked_window(
+        self, window: Window, watermark: datetime, read: _Read
+    ) -> Generator[Record, None, Window | None]:
+        """A large window: one aggregate query when nothing changed; the changes after
+        the watermark when the window still holds exactly what we remember; the whole
+        window again otherwise (see :mod:`._sf_window`)."""
+        start = soql_datetime(window.start)
+        probe = next(iter(self._api.query_records(
+            f"SELECT COUNT(Id), MAX(SystemModstamp) FROM Lead WHERE SystemModstamp >= {start}",
+            include_deleted=True,
+        )), {})
+        count, newest = probe.get("expr0"), parse_sf_datetime(probe.get("expr1"))
+        if count == window.count and newest == watermark:
+            return window
+        changed: set[str] = set()
+        if window.ids is not None and newest is not None and newest > watermark:
+            # Up to the probe's newest second: what changes meanwhile is the next cycle's.
+            until = soql_datetime(floor_second(newest) + timedelta(seconds=1))
+            for row in (yield from self._read(
+                f"SystemModstamp > {soql_datetime(watermark)} AND SystemModstamp < {until}", read
+            )):
+                changed.add(str(row["Id"]))
+            grown = window.grown(changed)
+            if grown.count == count:
+                return grown
+        # A late commit, a purge or a window too large to remember: read it all again.
+        yield from self._read_window(window.start, read)
+        return self._window_of(read.tracker, _latest(read.high, watermark))
+
+    def _window_of(self, tracker: WindowTracker, high: datetime | None) -> Window | None:
+        """The window to remember, when it is larger than one page (a smaller one is
+        simply read again each cycle, at the cost of the one request a cycle makes)."""
+        window = tracker.window(high)
+        page = self._batch_size or PAGE
+        return window if window is not None and window.count > page else None
+
+    def _read_window(self, since: datetime | None, read: _Read) -> Generator[Record, None, None]:
+        where = None if since is None else f"SystemModstamp >= {soql_datetime(since)}"
+        yield from self._read(where, read)
+
+    def _read(
+        self, where: str | None, read: _Read
+    ) -> Generator[Record, None, list[Mapping[str, Any]]]:
+        """Rows matching ``where`` in stamp order, yielded as records once each version;
+        returns the rows (Id and stamp kept only)."""
         soql = f"SELECT {', '.join(self._select())} FROM Lead"
-        if watermark is not None:
-            soql += f" WHERE SystemModstamp >= {soql_datetime(watermark - self._overlap)}"
+        if where:
+            soql += f" WHERE {where}"
         soql += " ORDER BY SystemModstamp, Id"
-        high = watermark
+        rows: list[Mapping[str, Any]] = []
         for page in self._api.query_pages(soql, include_deleted=True,
                                           batch_size=self._batch_size):
             for row in page:
-                stamp = parse_sf_datetime(row.get("SystemModstamp"))
-                if stamp and (high is None or stamp > high):
-                    high = stamp
-                id = str(row["Id"])
+                id, version = str(row["Id"]), row.get("SystemModstamp")
+                rows.append({"Id": id})
+                stamp = parse_sf_datetime(version)
+                read.tracker.add(stamp, id)
+                if stamp and (read.high is None or stamp > read.high):
+                    read.high = stamp
+                if read.versions.get(id) == version:
+                    continue  # read already this cycle (the window after the changes)
+                read.versions[id] = version
                 if row.get("IsDeleted"):
-                    if id in known and id not in gone:
-                        gone.add(id)
+                    if id in read.known and id not in read.gone:
+                        read.gone.add(id)
                         yield Record(id, deleted=True)
                     continue
-                if seen is not None:
-                    seen.add(id)
+                if read.seen is not None:
+                    read.seen.add(id)
                 if row.get("IsConverted"):
                     self._on_converted(id)
                 yield read_record(row, self._mapping, self._owners)
-        checked = last_check
-        if seen is not None:
-            for id in known:
-                if id not in seen and id not in gone:
-                    yield Record(id, deleted=True)
-            checked = started
-        elif full_scan or last_check is None or not known.count():
-            checked = started
-        elif started - last_check >= self._check_every:
-            checked = yield from self._hard_deletes(last_check, started, known, gone)
-        set_cursor({"watermark": _iso(high), "deleted_checked": _iso(checked)})
+        return rows
 
     def _select(self) -> list[str]:
         return [*self._mapping.sf_fields, *(f for f in SYSTEM_FIELDS

@@ -1,9 +1,11 @@
 """The Salesforce connector: Leads through simple-salesforce.
 
 Reads are one ``queryAll`` per cycle over ``SystemModstamp`` (soft deletes
-included), plus a periodic getDeleted for purged leads; writes go through sObject
-Collections, 200 records a call, a result per record. The pieces live in private
-modules: mapping (``_sf_mapping``), owners (``_sf_owners``), the HTTP layer with
+included; a large overlap window checked by one aggregate query), plus a periodic
+getDeleted for purged leads; the active users read to map owners ride in the cursor.
+Writes go through sObject Collections, 200 records a call, a result per record. The
+pieces live in private modules: mapping (``_sf_mapping``), owners (``_owners``), the
+HTTP layer with
 auth, retries and counting (``_sf_api``, ``_sf_auth``), reads (``_sf_pull``) and
 writes (``_sf_writes``).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from nexasync.config import SalesforceConfig
 from nexasync.connectors._crm_base import CrmConnector
@@ -21,10 +24,18 @@ from nexasync.connectors._owners import OwnerMap
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError
 from nexasync.connectors._sf_auth import SalesforceAuthError
 from nexasync.connectors._sf_mapping import LeadMapping
-from nexasync.connectors._sf_pull import SYSTEM_FIELDS, LeadPuller, read_record
+from nexasync.connectors._sf_pull import (
+    SYSTEM_FIELDS,
+    LeadPuller,
+    parse_sf_datetime,
+    read_record,
+)
 from nexasync.connectors._sf_writes import LeadWriter, key_clause, match_key
 from nexasync.connectors.base import (
     Check,
+    Cursor,
+    KnownIds,
+    Pull,
     Record,
 )
 from nexasync.lead import Lead, norm_email
@@ -33,6 +44,38 @@ __all__ = ["SalesforceApiError", "SalesforceAuthError", "SalesforceConnector"]
 
 #: Keep each match query's WHERE clause well under the URL length Salesforce accepts.
 MAX_WHERE_CHARS = 3500
+#: An org with more active users than this has them read once per process, not kept
+#: in the cursor.
+MAX_SAVED_USERS = 2000
+
+
+class _WithUsers(Pull):
+    """The lead pull, whose cursor also carries the active users read, so the next
+    process need not read them again. The engine stores the cursor after the cycle's
+    writes, so users read to write owners are kept too."""
+
+    def __init__(self, pull: Pull, users: Callable[[], dict[str, Any] | None]) -> None:
+        self._pull = pull
+        self._users = users
+        super().__init__(pull)
+
+    @property  # type: ignore[override]
+    def cursor(self) -> Cursor | None:
+        base = self._pull.cursor
+        users = self._users()
+        return base if base is None or users is None else {**base, "users": users}
+
+    @cursor.setter
+    def cursor(self, value: Cursor | None) -> None:
+        self._pull.cursor = value
+
+    @property  # type: ignore[override]
+    def complete(self) -> bool:
+        return self._pull.complete
+
+    @complete.setter
+    def complete(self, value: bool) -> None:
+        self._pull.complete = value
 
 
 def _utcnow() -> datetime:
@@ -62,6 +105,8 @@ class SalesforceConnector(CrmConnector):
         self._owners = OwnerMap(
             config.rep_map, by_email=config.rep_by_email, load_users=self._load_users
         )
+        #: When the users the owners map holds were read (by this process or an earlier one).
+        self._users_read_at: datetime | None = None
         #: Leads seen converted: never written (Salesforce refuses it anyway).
         self._converted: set[str] = set()
         self._puller = LeadPuller(
@@ -147,7 +192,30 @@ class SalesforceConnector(CrmConnector):
 
         return run_checks(self._api, self.config, self._mapping, self._clock)
 
+    # -- reading -----------------------------------------------------------------------------
+    def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:
+        saved = (cursor or {}).get("users")
+        if isinstance(saved, dict) and isinstance(saved.get("users"), dict):
+            try:
+                read_at = parse_sf_datetime(saved.get("read_at"))
+            except ValueError:
+                read_at = None
+            if read_at is not None and self._users_read_at is None:
+                self._owners.adopt(saved["users"], (self._clock() - read_at).total_seconds())
+                if self._owners.export() is not None:
+                    self._users_read_at = read_at
+        return _WithUsers(self._puller.pull(cursor, known), self._users_saved)
+
+    def _users_saved(self) -> dict[str, Any] | None:
+        users = self._owners.export()
+        if users is None or self._users_read_at is None or len(users) > MAX_SAVED_USERS:
+            return None
+        return {"read_at": self._users_read_at.isoformat(), "users": users}
+
     # -- owners ------------------------------------------------------------------------------
     def _load_users(self) -> dict[str, str | None]:
+        read_at = self._clock()
         rows = self._api.query_records("SELECT Id, Email FROM User WHERE IsActive = true")
-        return {str(row["Id"]): row.get("Email") for row in rows}
+        users = {str(row["Id"]): row.get("Email") for row in rows}
+        self._users_read_at = read_at
+        return users
