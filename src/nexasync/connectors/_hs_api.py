@@ -17,6 +17,8 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import urllib3
@@ -191,6 +193,9 @@ class HubSpotApi:
         self.config = config
         self.object_type = config.object_type
         self.stats: Counter[str] = Counter()
+        #: HubSpot's time (its ``Date`` header, to the second) when it answered last: how
+        #: long ago a write happened, measured on HubSpot's clock rather than ours.
+        self.server_time: datetime | None = None
         self._backoff = wait_exponential(multiplier=backoff_seconds, max=30 * backoff_seconds) \
             + wait_random(0, backoff_seconds)
         self._sleep = sleep
@@ -247,6 +252,7 @@ class HubSpotApi:
                 count_request("hubspot", "error")
                 raise connection_error(exc) from None
             count_request("hubspot", response.status)
+            self._note_date(getattr(response, "headers", None))
             data = response.data
             return response.status, (json.loads(data) if data else None)
 
@@ -256,6 +262,15 @@ class HubSpotApi:
             with attempt:
                 return once()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_date(self, headers: Any) -> None:
+        text = _header(headers, "Date")
+        try:
+            when = parsedate_to_datetime(text) if text else None
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            self.server_time = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
     def retrying(self) -> Retrying:
         """The retry policy: transient :class:`HubSpotApiError` only, ``max_retries``

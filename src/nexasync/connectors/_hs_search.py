@@ -76,10 +76,16 @@ class WindowedSearch:
         self._properties = properties
         self._page_size = page_size
         self._cap = cap
+        #: The ``total`` HubSpot gave on the first page of the last walk: how many
+        #: contacts its first query matched (every live contact when it had no ``since``).
+        self.first_total: int | None = None
+        #: HubSpot's time when it answered that first page.
+        self.first_time: datetime | None = None
 
     def changed(self, since: datetime | None) -> Iterator[dict[str, Any]]:
         """Each contact with ``lastmodifieddate >= since`` (all when None), once,
         oldest change first."""
+        self.first_total = self.first_time = None
         lower: dict[str, str] | None = (
             None if since is None else _filter(MODIFIED, "GTE", to_ms(since)))
         skip: set[str] = set()
@@ -153,6 +159,9 @@ class WindowedSearch:
             if after is not None:
                 body["after"] = after
             page = self._api.search(body)
+            if self.first_total is None:
+                self.first_total = int(page.get("total") or 0)
+                self.first_time = self._api.server_time
             results = page.get("results") or []
             for row in results:
                 count += 1

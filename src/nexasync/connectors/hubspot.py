@@ -23,7 +23,7 @@ from nexasync.connectors._hs_api import HubSpotApi, HubSpotApiError
 from nexasync.connectors._hs_claims import ContactFinder, Key, contact_key
 from nexasync.connectors._hs_creates import ContactCreator
 from nexasync.connectors._hs_mapping import ContactMapping, MappingError, NoOwners
-from nexasync.connectors._hs_owners import load_owners
+from nexasync.connectors._hs_owners import OwnerCache
 from nexasync.connectors._hs_pull import ContactPuller, read_record
 from nexasync.connectors._hs_writes import ContactWriter
 from nexasync.connectors._owners import OwnerMap
@@ -65,9 +65,10 @@ class HubSpotConnector(CrmConnector):
         #: Requests made, by kind ("search", "list_archived", "batch_create", ...).
         self.stats: Counter[str] = self._api.stats
         self._mapping = ContactMapping.from_config(config)
+        owner_cache = OwnerCache(self._api)
         self._owners = OwnerMap(
             config.rep_map, by_email=config.rep_by_email,
-            load_users=lambda: load_owners(self._api), clock=monotonic,
+            load_users=owner_cache.load, clock=monotonic,
         )
         self._finder = ContactFinder(
             self._api, self._mapping.properties,
@@ -75,7 +76,8 @@ class HubSpotConnector(CrmConnector):
             overlap_seconds=config.overlap_seconds,
         )
         self._puller = ContactPuller(self._api, self._mapping, self._owners,
-                                     overlap_seconds=config.overlap_seconds)
+                                     overlap_seconds=config.overlap_seconds,
+                                     owner_cache=owner_cache)
         self._creator = ContactCreator(
             self._api, self._mapping, self._owners, claims=self._finder, clock=clock,
             read_record=self._record, multi_status=multi_status,

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from email.utils import format_datetime
 
 from nexasync.sandbox._hs_errors import HsError, daily_limited, search_limited, ten_secondly_limited
 
@@ -71,7 +72,9 @@ class RateLimits:
         return error
 
     def headers(self, search: bool) -> dict[str, str]:
-        out = {"X-HubSpot-RateLimit-Daily": str(self.daily_limit),
+        # Every answer carries the server's time (RFC 9110 Date), on the emulator's clock.
+        out = {"Date": format_datetime(self.clock().astimezone(timezone.utc), usegmt=True),
+               "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
                "X-HubSpot-RateLimit-Daily-Remaining":
                    str(max(0, self.daily_limit - self.daily_used))}
         if not search:

@@ -220,7 +220,8 @@ def search(store: Store, body: Any) -> dict[str, Any]:
             return False
         return not query or any(query in row.text(p).casefold() for p in QUERY_PROPERTIES)
 
-    rows = [r for r in map(Row, store.rows()) if matches(r)]  # already in id order
+    # What the search index holds, which may lag the writes.
+    rows = [r for r in map(Row, store.search_rows()) if matches(r)]  # in id order
     if sort is not None:
         prop, descending = sort
         have = [r for r in rows if r.has(prop.name) and r.key(prop) is not None]

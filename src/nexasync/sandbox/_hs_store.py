@@ -5,7 +5,7 @@ the forward-only lifecycle stage, and merges."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +56,9 @@ class Store:
         self._next_owner = 70_000_000
         #: When the account was set up: the property definitions' timestamps.
         self.created = self.now()
+        #: While the search index lags (see :meth:`hold_search_index`): what search still
+        #: shows of each contact written since, None for one it does not show yet.
+        self._unindexed: dict[str, Contact | None] | None = None
 
     def now(self) -> datetime:
         return ms(self.clock())
@@ -103,6 +106,36 @@ class Store:
         return [c for c in self.contacts.values()
                 if c.merged_into is None and c.archived == archived]
 
+    def search_rows(self) -> list[Contact]:
+        """The live contacts as the search index has them, in id order."""
+        if self._unindexed is None:
+            return self.rows()
+        views = (self._unindexed.get(c.id) if c.id in self._unindexed else c
+                 for c in self.contacts.values())
+        return [v for v in views if v is not None and v.merged_into is None and not v.archived]
+
+    # -- the search index's lag -------------------------------------------------------
+    def hold_search_index(self) -> None:
+        """HubSpot indexes writes for search asynchronously: until
+        :meth:`release_search_index`, search shows contacts as they were now (a contact
+        created meanwhile not at all), while every other endpoint sees the writes."""
+        if self._unindexed is None:
+            self._unindexed = {}
+
+    def release_search_index(self, ids: Iterable[str] | None = None) -> None:
+        """The index catches up: with every write, or with those of ``ids`` only (the
+        others stay unsearchable: HubSpot indexes each object on its own)."""
+        if ids is None or self._unindexed is None:
+            self._unindexed = None
+            return
+        for id_ in ids:
+            self._unindexed.pop(str(id_), None)
+
+    def _before_write(self, contact: Contact | None, id_: str) -> None:
+        if self._unindexed is not None and id_ not in self._unindexed:
+            self._unindexed[id_] = None if contact is None else replace(
+                contact, props=dict(contact.props), merged_ids=list(contact.merged_ids))
+
     # -- validation -------------------------------------------------------------------
     def clean(self, values: Mapping[str, Any], current: Contact | None) -> dict[str, str]:
         """Stored-form values, or HsError 400 listing every invalid one."""
@@ -133,6 +166,7 @@ class Store:
     def insert(self, clean: Mapping[str, str]) -> Contact:
         """Store already-checked values as a new contact."""
         self._next_id += 1
+        self._before_write(None, str(self._next_id))
         now = self.now()
         props = {k: v for k, v in clean.items() if v != ""}
         if "lifecyclestage" not in clean:
@@ -149,6 +183,7 @@ class Store:
         return contact
 
     def apply(self, contact: Contact, clean: Mapping[str, str]) -> None:
+        self._before_write(contact, contact.id)
         self._unindex(contact)
         for name, value in clean.items():
             if value == "":
@@ -159,6 +194,7 @@ class Store:
         self._index(contact)
 
     def archive(self, contact: Contact) -> None:
+        self._before_write(contact, contact.id)
         self._unindex(contact)
         contact.archived_at = self.now()
 
@@ -168,6 +204,8 @@ class Store:
             raise not_found()
         if primary.id == merged.id:
             raise bad_request("Cannot merge an object with itself")
+        self._before_write(primary, primary.id)
+        self._before_write(merged, merged.id)
         self._unindex(primary)
         self._unindex(merged)
         for name, value in merged.props.items():

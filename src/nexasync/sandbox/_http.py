@@ -178,6 +178,14 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
 
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "date":
+            # An emulator on its own clock dates its answers: its Date (sent after the
+            # server's) is the only one.
+            self._headers_buffer = [h for h in getattr(self, "_headers_buffer", [])
+                                    if not h.lower().startswith(b"date:")]
+        super().send_header(keyword, value)
+
 
 #: Bind addresses that mean "every interface": no client can connect to them as such.
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
