@@ -155,6 +155,25 @@ def test_a_purge_inside_the_window_makes_it_be_read_again_once(sandbox: Sandbox)
     assert spent == Counter({"queryAll": 1})
 
 
+def test_when_the_newest_row_is_purged_the_watermark_steps_back_and_idle_is_one_again(
+    sandbox: Sandbox,
+) -> None:
+    ids = sandbox.emulator.seed(BURST)
+    newest = sandbox.lead(LastName="Newest")
+    connector = _connector(sandbox)
+    first = connector.pull(None, Known([*ids, newest]))
+    list(first)
+    sandbox.clock.advance(seconds=30)
+    sandbox.emulator.delete_lead(newest)
+    sandbox.emulator.purge(newest)
+
+    pull = connector.pull(first.cursor, Known([*ids, newest]))
+    list(pull)
+    assert pull.cursor is not None and pull.cursor["watermark"] < first.cursor["watermark"]  # type: ignore[index]
+    _, spent = _cost(sandbox, connector, connector.pull(pull.cursor, Known(ids)))
+    assert spent == Counter({"queryAll": 1})
+
+
 def test_a_window_too_large_to_remember_is_counted_and_read_again_on_change(
     sandbox: Sandbox,
 ) -> None:

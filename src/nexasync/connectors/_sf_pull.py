@@ -120,12 +120,11 @@ class LeadPuller:
         window = Window.load(cursor.get("window")) if watermark is not None else None
         read = _Read(known, full_scan=watermark is None, overlap=self._overlap)
         if window is not None and watermark is not None:
-            window = yield from self._checked_window(window, watermark, read)
+            window, high = yield from self._checked_window(window, watermark, read)
         else:
             since = None if watermark is None else watermark - self._overlap
-            yield from self._read_window(since, read)
-            window = self._window_of(read.tracker, read.high)
-        high = _latest(read.high, watermark)
+            yield from self._read(since, read)
+            window, high = self._window_of(read, watermark)
         checked = last_check
         if read.seen is not None:
             for id in known:
@@ -144,10 +143,10 @@ class LeadPuller:
     # -- the overlap window ----------------------------------------------------------------
     def _checked_window(
         self, window: Window, watermark: datetime, read: _Read
-    ) -> Generator[Record, None, Window | None]:
+    ) -> Generator[Record, None, tuple[Window | None, datetime | None]]:
         """A large window: one aggregate query when nothing changed; the changes after
         the watermark when the window still holds exactly what we remember; the whole
-        window again otherwise (see :mod:`._sf_window`)."""
+        window again otherwise (see :mod:`._sf_window`). Returns it and the watermark."""
         start = soql_datetime(window.start)
         probe = next(iter(self._api.query_records(
             f"SELECT COUNT(Id), MAX(SystemModstamp) FROM Lead WHERE SystemModstamp >= {start}",
@@ -155,48 +154,49 @@ class LeadPuller:
         )), {})
         count, newest = probe.get("expr0"), parse_sf_datetime(probe.get("expr1"))
         if count == window.count and newest == watermark:
-            return window
-        changed: set[str] = set()
+            return window, watermark
         if window.ids is not None and newest is not None and newest > watermark:
             # Up to the probe's newest second: what changes meanwhile is the next cycle's.
             until = soql_datetime(floor_second(newest) + timedelta(seconds=1))
-            for row in (yield from self._read(
-                f"SystemModstamp > {soql_datetime(watermark)} AND SystemModstamp < {until}", read
-            )):
-                changed.add(str(row["Id"]))
+            changed = yield from self._read(watermark, read, inclusive=False, until=until)
             grown = window.grown(changed)
             if grown.count == count:
-                return grown
+                return grown, _latest(read.high, watermark)
         # A late commit, a purge or a window too large to remember: read it all again.
-        yield from self._read_window(window.start, read)
-        return self._window_of(read.tracker, _latest(read.high, watermark))
+        yield from self._read(window.start, read)
+        return self._window_of(read, watermark)
 
-    def _window_of(self, tracker: WindowTracker, high: datetime | None) -> Window | None:
-        """The window to remember, when it is larger than one page (a smaller one is
-        simply read again each cycle, at the cost of the one request a cycle makes)."""
-        window = tracker.window(high)
+    def _window_of(
+        self, read: _Read, watermark: datetime | None
+    ) -> tuple[Window | None, datetime | None]:
+        """The new watermark, from a read of the whole window: the newest stamp read (lower
+        than before only when the newest rows were purged), and the window below it when
+        it is larger than one page (a smaller one is simply read again each cycle, in the
+        one request a cycle makes anyway)."""
+        high = read.high or watermark
+        window = read.tracker.window(high)
         page = self._batch_size or PAGE
-        return window if window is not None and window.count > page else None
-
-    def _read_window(self, since: datetime | None, read: _Read) -> Generator[Record, None, None]:
-        where = None if since is None else f"SystemModstamp >= {soql_datetime(since)}"
-        yield from self._read(where, read)
+        return (window if window is not None and window.count > page else None), high
 
     def _read(
-        self, where: str | None, read: _Read
-    ) -> Generator[Record, None, list[Mapping[str, Any]]]:
-        """Rows matching ``where`` in stamp order, yielded as records once each version;
-        returns the rows (Id and stamp kept only)."""
+        self, since: datetime | None, read: _Read, *, inclusive: bool = True,
+        until: str | None = None,
+    ) -> Generator[Record, None, set[str]]:
+        """Rows stamped from ``since`` (all when None; after it unless ``inclusive``) and
+        before ``until``, in stamp order, yielded as records once per version; returns
+        their ids."""
         soql = f"SELECT {', '.join(self._select())} FROM Lead"
-        if where:
-            soql += f" WHERE {where}"
+        if since is not None:
+            soql += f" WHERE SystemModstamp {'>=' if inclusive else '>'} {soql_datetime(since)}"
+            if until is not None:
+                soql += f" AND SystemModstamp < {until}"
         soql += " ORDER BY SystemModstamp, Id"
-        rows: list[Mapping[str, Any]] = []
+        ids: set[str] = set()
         for page in self._api.query_pages(soql, include_deleted=True,
                                           batch_size=self._batch_size):
             for row in page:
                 id, version = str(row["Id"]), row.get("SystemModstamp")
-                rows.append({"Id": id})
+                ids.add(id)
                 stamp = parse_sf_datetime(version)
                 read.tracker.add(stamp, id)
                 if stamp and (read.high is None or stamp > read.high):
@@ -214,7 +214,7 @@ class LeadPuller:
                 if row.get("IsConverted"):
                     self._on_converted(id)
                 yield read_record(row, self._mapping, self._owners)
-        return rows
+        return ids
 
     def _select(self) -> list[str]:
         return [*self._mapping.sf_fields, *(f for f in SYSTEM_FIELDS
