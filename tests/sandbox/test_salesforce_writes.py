@@ -202,6 +202,33 @@ def test_upsert_by_external_id(emu: SalesforceEmulator, sf: Salesforce) -> None:
     assert exc.value.content[0]["errorCode"] == "INVALID_FIELD"
 
 
+def test_all_or_none_rollback_restores_keys_and_the_delete_log(
+        emu: SalesforceEmulator, sf: Salesforce, clock: Clock) -> None:
+    """A rolled-back call leaves no trace: values, external-id lookups, the delete log."""
+    old = emu.add_lead(LastName="Old", Company="C", NexaDesk_Id__c="nd-1")
+    kept = emu.add_lead(LastName="Kept", Company="C", NexaDesk_Id__c="nd-9")
+    before = emu.get(old)
+    clock.tick(seconds=3)
+    upsert = "composite/sobjects/Lead/NexaDesk_Id__c"
+    results = patch(sf, [lead(NexaDesk_Id__c="nd-1", LastName="New"),
+                         lead(NexaDesk_Id__c="nd-2", LastName="X", Company="C"),
+                         lead(NexaDesk_Id__c="nd-3", LastName="No company")],
+                    all_or_none=True, path=upsert)
+    assert codes(results) == ["ALL_OR_NONE_OPERATION_ROLLED_BACK"] * 2 + [
+        "REQUIRED_FIELD_MISSING"]
+    assert emu.get(old) == before and len(emu.leads()) == 2
+    results = sf.restful("composite/sobjects", method="DELETE",
+                         params={"ids": f"{kept},{UNKNOWN}", "allOrNone": "true"})
+    assert codes(results) == ["ALL_OR_NONE_OPERATION_ROLLED_BACK", "INVALID_CROSS_REFERENCE_KEY"]
+    assert emu.get(kept)["IsDeleted"] is False and kept not in emu.store.deleted_log
+    results = patch(sf, [lead(NexaDesk_Id__c="nd-2", LastName="X", Company="C"),
+                         lead(NexaDesk_Id__c="nd-1", Title="T"),
+                         lead(NexaDesk_Id__c="nd-9", Title="T")], path=upsert)
+    assert [(r["success"], r["created"]) for r in results] == [(True, True), (True, False),
+                                                               (True, False)]
+    assert [r["id"] for r in results[1:]] == [old, kept]
+
+
 def test_direct_methods_apply_the_same_rules(emu: SalesforceEmulator) -> None:
     with pytest.raises(ValueError, match="REQUIRED_FIELD_MISSING"):
         emu.add_lead(LastName="No company")

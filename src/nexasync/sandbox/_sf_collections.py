@@ -64,19 +64,26 @@ def _failure(error: RecordError, id_: str | None) -> dict[str, Any]:
 
 def _apply(store: Store, keys: list[str | None], all_or_none: bool,
            op: Callable[[int], dict[str, Any]]) -> Response:
-    snap = store.snapshot() if all_or_none else None
+    if all_or_none:
+        store.begin()
     results: list[dict[str, Any]] = []
-    for i, key in enumerate(keys):
-        try:
-            results.append(op(i))
-        except RecordError as error:
-            results.append(_failure(error, key))
-    if snap is not None and any(not r["success"] for r in results):
-        store.restore(snap)
-        results = [r if not r["success"] else
-                   {**({"id": keys[i]} if keys[i] else {}), "success": False,
-                    "errors": [ROLLED_BACK.collection()]}
-                   for i, r in enumerate(results)]
+    try:
+        for i, key in enumerate(keys):
+            try:
+                results.append(op(i))
+            except RecordError as error:
+                results.append(_failure(error, key))
+    except BaseException:
+        store.rollback()  # no half-applied call, whatever failed
+        raise
+    if not all_or_none or all(r["success"] for r in results):
+        store.commit()
+        return json_response(results)
+    store.rollback()
+    results = [r if not r["success"] else
+               {**({"id": keys[i]} if keys[i] else {}), "success": False,
+                "errors": [ROLLED_BACK.collection()]}
+               for i, r in enumerate(results)]
     return json_response(results)
 
 

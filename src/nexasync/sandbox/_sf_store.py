@@ -4,6 +4,7 @@ log, and the Lead save rules applied to every write, whichever endpoint made it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,8 @@ class Store:
         self.deleted_log: dict[str, datetime] = {}
         self.purged: set[str] = set()
         self._seq: dict[str, int] = {}
+        #: While an all-or-none call runs: what it changed, to undo (see :meth:`begin`).
+        self._undo: _Undo | None = None
         # Live leads by external-id / unique field value, so upserts stay cheap in big orgs.
         self._index: dict[str, dict[Any, set[str]]] = {
             n: {} for n, f in lead_fields.items() if f.external_id or f.unique}
@@ -141,6 +144,7 @@ class Store:
             raise RecordError(errors)
         now = self.now()
         record.update(Id=self.new_id("Lead"), CreatedDate=now, CreatedById=self.api_user_id)
+        self._touch(record["Id"])
         self._stamp(record, now)
         self.leads[record["Id"]] = record
         self._indexed(record, add=True)
@@ -158,6 +162,7 @@ class Store:
         errors += ([gap] if gap else []) + self._unique_errors(values, record["Id"])
         if errors:
             raise RecordError(errors)
+        self._touch(record["Id"])
         self._indexed(record, add=False)
         record.update(values)
         self._indexed(record, add=True)
@@ -192,6 +197,7 @@ class Store:
     def delete(self, id_: str) -> None:
         record = self.lookup("Lead", id_)
         now = self.now()
+        self._touch(record["Id"])
         self._indexed(record, add=False)
         record["IsDeleted"] = True
         record["LastModifiedDate"] = record["SystemModstamp"] = now
@@ -199,9 +205,11 @@ class Store:
 
     def purge(self, id_: str) -> None:
         full = norm_id(id_)
-        record = self.leads.pop(full, None) if full else None
+        record = self.leads.get(full) if full else None
         if record is None:
             raise KeyError(id_)
+        self._touch(record["Id"])
+        del self.leads[record["Id"]]
         self._indexed(record, add=False)
         self.deleted_log.setdefault(record["Id"], self.now())
         self.purged.add(record["Id"])
@@ -211,6 +219,7 @@ class Store:
         if record["IsConverted"]:
             raise RecordError.one("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         now = self.now()
+        self._touch(record["Id"])
         record.update(IsConverted=True, Status=CONVERTED_STATUS, ConvertedDate=now.date(),
                       ConvertedAccountId=self.new_id("Account"),
                       ConvertedContactId=self.new_id("Contact"),
@@ -218,13 +227,51 @@ class Store:
         self._stamp(record, now)
 
     # -- all-or-none ------------------------------------------------------------------
-    def snapshot(self) -> tuple[Any, ...]:
-        return ({k: dict(v) for k, v in self.leads.items()}, dict(self.deleted_log),
-                set(self.purged), dict(self._seq))
+    # The call keeps before-images of the leads it touches, so undoing it costs the
+    # batch's size rather than a copy of every lead in the org.
+    def begin(self) -> None:
+        self._undo = _Undo(seq=dict(self._seq))
 
-    def restore(self, snap: tuple[Any, ...]) -> None:
-        self.leads, self.deleted_log, self.purged, self._seq = snap
-        for index in self._index.values():
-            index.clear()
-        for record in self.leads.values():
-            self._indexed(record, add=True)
+    def commit(self) -> None:
+        self._undo = None
+
+    def rollback(self) -> None:
+        undo, self._undo = self._undo, None
+        if undo is None:
+            return
+        for id_, before in undo.leads.items():
+            current = self.leads.pop(id_, None)
+            if current is not None:
+                self._indexed(current, add=False)
+            if before is not None:
+                self.leads[id_] = before
+                self._indexed(before, add=True)
+        for id_, (logged, when) in undo.deleted.items():
+            if logged:
+                self.deleted_log[id_] = when
+            else:
+                self.deleted_log.pop(id_, None)
+        self.purged -= undo.purged
+        self._seq = undo.seq
+
+    def _touch(self, id_: str) -> None:
+        """Remember ``id_`` as it is now, the first time the running call changes it."""
+        undo = self._undo
+        if undo is None or id_ in undo.leads:
+            return
+        record = self.leads.get(id_)
+        undo.leads[id_] = dict(record) if record is not None else None
+        undo.deleted[id_] = (id_ in self.deleted_log, self.deleted_log.get(id_))
+        if id_ not in self.purged:
+            undo.purged.add(id_)
+
+
+@dataclass
+class _Undo:
+    seq: dict[str, int]
+    #: id -> the lead before the call changed it (None: the call created it).
+    leads: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: id -> (was in the delete log, its deletedDate then).
+    deleted: dict[str, tuple[bool, datetime | None]] = field(default_factory=dict)
+    #: ids not purged before the call (purging them is undone).
+    purged: set[str] = field(default_factory=set)
