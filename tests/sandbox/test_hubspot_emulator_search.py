@@ -198,3 +198,38 @@ def test_paging_stops_at_10000_results(emu: HubSpotEmulator, api: HubSpot,
         search.do_search(PublicObjectSearchRequest(limit=200, after="10000"))
     assert exc.value.status == 400
     assert raw.post(SEARCH, json={"after": 9999, "limit": 5}).json()["results"] != []
+
+
+# -- the index's lag, totals, the server's time --------------------------------------
+def test_search_shows_writes_once_indexed_and_totals_count_what_it_shows(
+        raw: httpx.Client, emu: HubSpotEmulator, people: dict[str, str], clock: Clock) -> None:
+    newest = {"sorts": [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}],
+              "properties": ["firstname", "phone"], "limit": 2}
+    emu.store.hold_search_index()
+    emu.update_contact(people["Ada"], phone="+1 555")
+    clock.tick(seconds=1)
+    emu.archive_contact(people["Grace"])
+    late = emu.add_contact(firstname="Late")
+    # Search still shows the index as it was; reads by id see every write at once.
+    page = raw.post(SEARCH, json=newest).json()
+    assert page["total"] == 5 and [r["id"] for r in page["results"]] == [
+        people["Edsger"], people["Katherine"]]
+    assert raw.get(f"/crm/v3/objects/contacts/{late}").status_code == 200
+    ada = raw.post(SEARCH, json={"filterGroups": [{"filters": [
+        f("hs_object_id", "EQ", people["Ada"])]}], "properties": ["phone"]}).json()
+    assert ada["results"][0]["properties"]["phone"] is None
+
+    emu.store.release_search_index([late])  # indexed one object at a time
+    assert raw.post(SEARCH, json=newest).json()["total"] == 6
+    emu.store.release_search_index()
+    page = raw.post(SEARCH, json=newest).json()
+    assert page["total"] == 5  # Grace archived, Late created
+    assert [r["id"] for r in page["results"]] == [late, people["Ada"]]
+
+
+def test_every_answer_is_dated_on_the_emulators_clock(
+        raw: httpx.Client, emu: HubSpotEmulator, clock: Clock) -> None:
+    assert raw.post(SEARCH, json={"limit": 1}).headers["Date"] == "Thu, 01 May 2025 09:00:00 GMT"
+    clock.tick(seconds=90)
+    answer = raw.get("/crm/v3/objects/contacts")
+    assert answer.headers.get_list("Date") == ["Thu, 01 May 2025 09:01:30 GMT"]

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nexasync.connectors._hs_api import SEARCH_PAGE_SIZE, HubSpotApi
-from nexasync.connectors._hs_deletes import archived_since, confirm_gone, merged_ids
+from nexasync.connectors._hs_deletes import LiveCount, confirm_gone, merged_ids
 from nexasync.connectors._hs_mapping import ContactMapping, MappingError, Owners
 from nexasync.connectors._hs_owners import OwnerCache
 from nexasync.connectors._hs_search import (
@@ -110,41 +110,6 @@ class _Reading:
         if watermark is not None and newest <= to_ms(watermark):
             return watermark
         return parse_hs_datetime(str(newest)) if newest >= 0 else watermark
-
-
-class _Tally:
-    """The live count against what the last pull saw and this one read."""
-
-    def __init__(
-        self, live: int, before: Any, merged: set[str], checked: datetime | None
-    ) -> None:
-        self.live = live
-        self.before = None if before is None else int(before)
-        self.merged = merged  # survivors' merged ids the last pull saw
-        self.checked = checked
-        self.listed = False
-        self.merged_away: set[str] = set()  # known, named by a survivor read now
-        self.archived: set[str] = set()  # known, confirmed gone
-
-    @property
-    def departed(self) -> set[str]:
-        return self.merged_away | self.archived
-
-    def expected(self, reading: _Reading, window: Window, known: KnownIds) -> int | None:
-        """The live count if nothing was archived: the last one, plus the contacts read
-        that may not have been live then (created in the window and not in it then, or
-        unknown to the sync), minus the known ones merged away."""
-        if self.before is None:
-            return None
-        since = to_ms(window.since)
-        arrivals = sum(1 for row in reading.rows if row["id"] not in known
-                       or (row["created"] >= since and not window.knows(row["id"])))
-        return self.before + arrivals - len(self.merged_away)
-
-    def unexplained_arrivals(self, reading: _Reading, window: Window, known: KnownIds) -> bool:
-        """More live contacts than read: one created late, behind the watermark."""
-        expected = self.expected(reading, window, known)
-        return expected is not None and self.live > expected - len(self.archived)
 
 
 class ContactPuller:
@@ -253,8 +218,9 @@ class ContactPuller:
                     for row in self._search.changed(after):
                         yield from reading.take(row)
                 count = self._count_since(window.since)
-        tally = _Tally(live, live_before, merged_before, checked)
-        yield from self._deletions(tally, reading, window, known)
+        tally = LiveCount(live, live_before, merged_before, checked)
+        yield from tally.check(self._api, reading.rows, reading.merged, window, known,
+                               self._overlap)
         if members is None and not reread:
             # The window must hold what it held, plus what entered it (read), minus what
             # left it (archived or merged away, as just confirmed): more, or less than
@@ -263,9 +229,11 @@ class ContactPuller:
                           if t >= since and not window.knows(id))
             departed = sum(1 for id in tally.departed if window.knows(id))
             reread = count != window.count + entered - departed
-        if members is None and (reread or tally.unexplained_arrivals(reading, window, known)):
+        if members is None and (reread or tally.unexplained_arrivals(reading.rows, window,
+                                                                      known)):
             members = yield from self._reread(reading, window)
-            yield from self._deletions(tally, reading, window, known)
+            yield from tally.check(self._api, reading.rows, reading.merged, window, known,
+                                   self._overlap)
         checked = tally.checked
 
         high = reading.high(watermark)
@@ -276,23 +244,6 @@ class ContactPuller:
                 if window.ids is not None else None
             window = Window(window.since, count, ids)
         set_cursor(self._cursor(high, window, live, checked, reading, known))
-
-    def _deletions(
-        self, tally: _Tally, reading: _Reading, window: Window, known: KnownIds
-    ) -> Iterator[Record]:
-        """Known contacts archived since the last pull, when the live count says some
-        contact left that no merge explains (listed once a pull)."""
-        tally.merged_away |= {m for m in reading.merged if m in known and m not in tally.merged}
-        expected = tally.expected(reading, window, known)
-        if tally.listed or (expected is not None and tally.live >= expected):
-            return
-        tally.listed = True
-        archived, tally.checked = archived_since(self._api, tally.checked, known, self._overlap)
-        candidates = sorted(id for id in archived
-                            if id not in reading.merged and id not in tally.merged)
-        for record in confirm_gone(self._api, candidates):
-            tally.archived.add(record.id)
-            yield record
 
     def _settled(self, window: Window, watermark: datetime, now: datetime | None) -> bool:
         """Whether the window is two overlaps old (on HubSpot's clock, else in data

@@ -1,12 +1,15 @@
 """The HubSpot connector: contacts through hubspot-api-client.
 
-Reads are a windowed search on ``lastmodifieddate`` (complete past the search's
-10,000-result cap) plus one listing of archived contacts for deletions, telling a
-merge from a delete; writes go through the batch APIs, 100 records a call, a
+Reads are a search for the newest changes, checked by search totals (the recent
+window, the live contacts) rather than re-read, with a windowed search on
+``lastmodifieddate`` (complete past the search's 10,000-result cap) when more is
+needed; archived contacts are listed only when the live count drops, telling a
+merge from a delete. Writes go through the batch APIs, 100 records a call, a
 result per record. The pieces live in private modules: mapping (``_hs_mapping``),
 owners (``_hs_owners``), the client with retries, pacing and counting
-(``_hs_api``, ``_hs_rate``), reads (``_hs_search``, ``_hs_pull``), finding existing
-contacts (``_hs_claims``) and writes (``_hs_batch``, ``_hs_creates``, ``_hs_writes``).
+(``_hs_api``, ``_hs_rate``), reads (``_hs_search``, ``_hs_window``, ``_hs_pull``,
+``_hs_deletes``), finding existing contacts (``_hs_claims``) and writes
+(``_hs_batch``, ``_hs_creates``, ``_hs_writes``).
 """
 
 from __future__ import annotations
