@@ -57,7 +57,9 @@ class _WithUsers(Pull):
     def __init__(self, pull: Pull, users: Callable[[], dict[str, Any] | None]) -> None:
         self._pull = pull
         self._users = users
-        super().__init__(pull)
+        cursor, complete = pull.cursor, pull.complete
+        super().__init__(pull)  # resets both, through the setters below
+        pull.cursor, pull.complete = cursor, complete
 
     @property  # type: ignore[override]
     def cursor(self) -> Cursor | None:
