@@ -10,14 +10,15 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import Engine, Table, bindparam, delete, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from nexasync.logs import scrub
 from nexasync.store._sql import chunks as _chunks
 from nexasync.store._values import Event, RecordError, Run, StoreError
-from nexasync.store.models import EventRow, RecordErrorRow, RunRow, utcnow
+from nexasync.store.models import EventRow, RecordErrorRow, RunRow, UTCDateTime, utcnow
 
 #: First retry delay of a failed record; doubles per attempt up to the cap.
 RETRY_BASE = timedelta(seconds=60)
@@ -32,8 +33,42 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_BASE * 2 ** min(max(attempts - 1, 0), 32), RETRY_CAP)
 
 
+# Core statements, built once, for the calls a sync makes per write batch or per
+# failed record: no ORM rows, and a cached compiled form per statement.
+EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
+ERRORS: Table = RecordErrorRow.__table__  # type: ignore[attr-defined]
+_ADD_EVENTS = insert(EVENTS)
+_ERROR_KEY = (
+    ERRORS.c.pair == bindparam("pair"),
+    ERRORS.c.side == bindparam("side"),
+    ERRORS.c.record_id == bindparam("record_id"),
+    ERRORS.c.op == bindparam("op"),
+)
+_ERROR = (
+    core_select(ERRORS.c.id, ERRORS.c.attempts, ERRORS.c.resolved_at)
+    .where(*_ERROR_KEY)
+    .with_for_update()
+)
+_INSERT_ERROR = insert(ERRORS)
+_UPDATE_ERROR = update(ERRORS).where(ERRORS.c.id == bindparam("error_id"))
+# Bound names differ from the columns': an UPDATE keeps those for its SET clause.
+_RESOLVE = (
+    update(ERRORS)
+    .where(
+        ERRORS.c.pair == bindparam("b_pair"),
+        ERRORS.c.side == bindparam("b_side"),
+        ERRORS.c.resolved_at.is_(None),
+        ERRORS.c.record_id.in_(bindparam("b_ids", expanding=True)),
+    )
+    .values(resolved_at=bindparam("b_now", type_=UTCDateTime()))
+)
+_RESOLVE_OP = _RESOLVE.where(ERRORS.c.op == bindparam("b_op"))
+
+
 class History:
     """Runs, record errors and events; the host class supplies sessions."""
+
+    _engine: Engine
 
     def _session(self) -> Session:
         raise NotImplementedError
@@ -136,44 +171,36 @@ class History:
     def _record_error(
         self, pair: str, side: str, record_id: str, op: str, reason: str, now: datetime
     ) -> None:
-        stmt = select(RecordErrorRow).where(
-            col(RecordErrorRow.pair) == pair,
-            col(RecordErrorRow.side) == side,
-            col(RecordErrorRow.record_id) == record_id,
-            col(RecordErrorRow.op) == op,
-        )
-        with self._session() as session:
-            row = session.exec(stmt.with_for_update()).first()
+        key = {"pair": pair, "side": side, "record_id": record_id, "op": op}
+        with self._engine.begin() as conn:
+            row = conn.execute(_ERROR, key).first()
+            # A first failure, or one after the error was resolved, starts a count.
+            fresh = row is None or row.attempts == 0 or row.resolved_at is not None
+            attempts = 1 if fresh else row.attempts + 1
+            values = {
+                "reason": reason,
+                "attempts": attempts,
+                "last_seen": now,
+                "next_retry_at": now + retry_delay(attempts),
+                "resolved_at": None,
+            }
+            if fresh:
+                values["first_seen"] = now
             if row is None:
-                row = RecordErrorRow(pair=pair, side=side, record_id=record_id, op=op)
-            if row.attempts == 0 or row.resolved_at is not None:
-                row.attempts, row.first_seen = 0, now
-            row.attempts += 1
-            row.reason, row.last_seen, row.resolved_at = reason, now, None
-            row.next_retry_at = now + retry_delay(row.attempts)
-            session.add(row)
-            session.commit()
+                conn.execute(_INSERT_ERROR, {**key, **values})
+            else:
+                conn.execute(_UPDATE_ERROR, {"error_id": row.id, **values})
 
     def resolve_errors(
         self, pair: str, side: str, record_ids: Sequence[str], op: str | None = None
     ) -> None:
-        where = [
-            col(RecordErrorRow.pair) == pair,
-            col(RecordErrorRow.side) == side,
-            col(RecordErrorRow.resolved_at).is_(None),
-        ]
+        stmt = _RESOLVE if op is None else _RESOLVE_OP
+        params: dict[str, object] = {"b_pair": pair, "b_side": side, "b_now": utcnow()}
         if op is not None:
-            where.append(col(RecordErrorRow.op) == op)
-        now = utcnow()
-        with self._session() as session:
+            params["b_op"] = op
+        with self._engine.begin() as conn:
             for chunk in _chunks(record_ids):
-                stmt = (
-                    update(RecordErrorRow)
-                    .where(*where, col(RecordErrorRow.record_id).in_(chunk))
-                    .values(resolved_at=now)
-                )
-                session.exec(stmt)
-            session.commit()
+                conn.execute(stmt, {**params, "b_ids": chunk})
 
     def open_errors(self, pair: str | None = None) -> list[RecordError]:
         """Unresolved errors, soonest retry first."""
@@ -282,20 +309,20 @@ class History:
         if not events:
             return
         now = utcnow()
-        with self._session() as session:
-            session.add_all(
-                EventRow(
-                    run_id=run_id,
-                    pair=pair,
-                    nexadesk_id=nexadesk_id,
-                    crm_id=crm_id,
-                    action=action,
-                    detail=scrub(detail),
-                    at=now,
-                )
-                for nexadesk_id, crm_id, action, detail in events
-            )
-            session.commit()
+        rows = [
+            {
+                "run_id": run_id,
+                "pair": pair,
+                "nexadesk_id": nexadesk_id,
+                "crm_id": crm_id,
+                "action": action,
+                "detail": scrub(detail),
+                "at": now,
+            }
+            for nexadesk_id, crm_id, action, detail in events
+        ]
+        with self._engine.begin() as conn:
+            conn.execute(_ADD_EVENTS, rows)
 
     def events_for(self, id: str, limit: int = 50) -> list[Event]:
         """Events of the lead with NexaDesk or CRM id ``id``, newest first."""

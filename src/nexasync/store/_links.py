@@ -1,67 +1,188 @@
-"""Reading, writing and diagnosing links (the rows behind :class:`Link`)."""
+"""Reading, writing and diagnosing links (the rows behind :class:`Link`).
+
+SQLAlchemy Core on the links table, not ORM rows: a sync writes and reads every link
+once or more per cycle, and per-row ORM objects (attribute instrumentation, identity
+map, unit of work) cost far more CPU than the SQL itself. The statements are built
+once, with bound parameters, so each call reuses their cached compiled form.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from nexasync.lead import to_json
+from nexasync.lead import Lead, from_json, to_json
 from nexasync.store._sql import chunks
-from nexasync.store._values import Link, StoreError
+from nexasync.store._values import Link, StoreError, pending_from_json
 from nexasync.store.models import LinkRow
 
+LINKS: Table = LinkRow.__table__  # type: ignore[attr-defined]
 _SIDES = ("nexadesk_id", "crm_id")
+#: The columns of a :class:`Link`, in its fields' order (``updated_at`` is not one).
+LINK_COLUMNS = tuple(LINKS.c[f.name] for f in fields(Link))
+
+SELECT_LINKS = select(*LINK_COLUMNS)
+_BY_ID = SELECT_LINKS.where(LINKS.c.id == bindparam("id"))
+_BY_SIDE = {
+    side: SELECT_LINKS.where(
+        LINKS.c.pair == bindparam("pair"), LINKS.c[side].in_(bindparam("ids", expanding=True))
+    )
+    for side in _SIDES
+}
+_KEY = {side: LINK_COLUMNS.index(LINKS.c[side]) for side in _SIDES}
+#: Held to the end of the transaction (PostgreSQL), so no link checked here is
+#: deleted before it is updated.
+_EXISTING = (
+    select(LINKS.c.id).where(LINKS.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
+)
+_UPDATE = update(LINKS).where(LINKS.c.id == bindparam("link_id"))
+_INSERT = insert(LINKS).returning(LINKS.c.id, sort_by_parameter_order=True)
+_DELETE = delete(LINKS).where(LINKS.c.id.in_(bindparam("ids", expanding=True)))
+_CLAIMS = {
+    side: select(LINKS.c.id, LINKS.c[side]).where(
+        LINKS.c.pair == bindparam("pair"), LINKS.c[side].in_(bindparam("ids", expanding=True))
+    )
+    for side in _SIDES
+}
 
 
-def links_by(session: Session, pair: str, column: Any, ids: Iterable[str]) -> dict[str, Link]:
-    """Links of ``pair`` whose ``column`` is one of ``ids``, keyed by that id."""
+def link_from_row(row: Sequence[Any]) -> Link:
+    """A :class:`Link` from a row of :data:`LINK_COLUMNS`."""
+    id, pair, nexadesk_id, crm_id, base_nd, base_crm, nd_version, crm_version, lost, pending = row
+    return Link(
+        id,
+        pair,
+        nexadesk_id,
+        crm_id,
+        from_json(base_nd),
+        from_json(base_crm),
+        nd_version,
+        crm_version,
+        lost,
+        pending_from_json(pending),
+    )
+
+
+def link_by_id(conn: Connection, id: int) -> Link | None:
+    row = conn.execute(_BY_ID, {"id": id}).first()
+    return None if row is None else link_from_row(row)
+
+
+def links_by(conn: Connection, pair: str, side: str, ids: Iterable[str]) -> dict[str, Link]:
+    """Links of ``pair`` whose ``side`` id is one of ``ids``, keyed by that id."""
     wanted = dict.fromkeys(i for i in ids if i is not None)
+    stmt, key = _BY_SIDE[side], _KEY[side]
     found: dict[str, Link] = {}
     for chunk in chunks(wanted):
-        stmt = select(LinkRow).where(col(LinkRow.pair) == pair, column.in_(chunk))
-        for row in session.exec(stmt):
-            link = Link.from_row(row)
-            found[getattr(link, column.key)] = link
+        for row in conn.execute(stmt, {"pair": pair, "ids": chunk}):
+            found[row[key]] = link_from_row(row)
     return found
 
 
-def write_links(session: Session, links: Sequence[Link], now: datetime) -> list[LinkRow]:
-    """Stage ``links`` in ``session`` (new ones added, others updated by id); not committed."""
-    ids = [link.id for link in links if link.id is not None]
-    existing: dict[int, LinkRow] = {}
+def delete_links(conn: Connection, ids: Sequence[int]) -> None:
     for chunk in chunks(ids):
-        for row in session.exec(select(LinkRow).where(col(LinkRow.id).in_(chunk))):
-            assert row.id is not None
-            existing[row.id] = row
-    missing = sorted(set(ids) - existing.keys())
-    if missing:
-        shown = ", ".join(map(str, missing[:10]))
-        raise StoreError(f"cannot update links that do not exist (deleted?): {shown}")
-    rows = []
-    for link in links:
-        row = existing[link.id] if link.id is not None else LinkRow(pair=link.pair)
-        row.pair = link.pair
-        row.nexadesk_id, row.crm_id = link.nexadesk_id, link.crm_id
-        row.base_nexadesk = to_json(link.base_nexadesk)
-        row.base_crm = to_json(link.base_crm)
-        row.nexadesk_version, row.crm_version = link.nexadesk_version, link.crm_version
-        row.lost = link.lost
-        row.pending = link.pending
-        row.updated_at = now
-        session.add(row)
-        rows.append(row)
-    return rows
+        conn.execute(_DELETE, {"ids": chunk})
+
+
+def _missing(conn: Connection, ids: Iterable[int]) -> list[int]:
+    wanted = set(ids)
+    found: set[int] = set()
+    for chunk in chunks(sorted(wanted)):
+        found.update(conn.scalars(_EXISTING, {"ids": chunk}))
+    return sorted(wanted - found)
+
+
+def _refuse(missing: Sequence[int]) -> StoreError:
+    shown = ", ".join(map(str, missing[:10]))
+    return StoreError(f"cannot update links that do not exist (deleted?): {shown}")
+
+
+def _json_arg(lead: Mapping[str, Any]) -> Any:
+    # json.dumps writes a tuple as it writes a list, so a plain dict serializes to the
+    # same text as its to_json copy: the copy is skipped.
+    return lead if type(lead) is dict else to_json(lead)
+
+
+def _as_read(lead: Mapping[str, Any]) -> Lead:
+    """What reading ``lead`` back from its column gives, ``from_json(to_json(lead))``,
+    in one pass instead of two copies."""
+    if not lead:
+        return {}
+    return {
+        k: tuple(v) if k == "tags" and v is not None else list(v) if isinstance(v, tuple) else v
+        for k, v in lead.items()
+    }
+
+
+def write_links(conn: Connection, links: Sequence[Link], now: datetime) -> list[Link]:
+    """Update the links with an id and insert the others; not committed. Returns the
+    links as stored, new ids filled in, in the order given.
+
+    Updates go first, in id order, then inserts in the order given (as the ORM's unit
+    of work did), so a link giving up a record id in the batch frees it for a new one.
+    """
+    values: list[dict[str, Any]] = [
+        {
+            "pair": link.pair,
+            "nexadesk_id": link.nexadesk_id,
+            "crm_id": link.crm_id,
+            "base_nexadesk": _json_arg(link.base_nexadesk),
+            "base_crm": _json_arg(link.base_crm),
+            "nexadesk_version": link.nexadesk_version,
+            "crm_version": link.crm_version,
+            "lost": link.lost,
+            "pending": link.pending,
+            "updated_at": now,
+        }
+        for link in links
+    ]
+    # One link listed twice is one row: the last of its versions is what is stored.
+    updates = {link.id: i for i, link in enumerate(links) if link.id is not None}
+    if updates:
+        missing = _missing(conn, updates)
+        if missing:
+            raise _refuse(missing)
+        params = [{"link_id": id, **values[i]} for id, i in sorted(updates.items())]
+        result = conn.execute(_UPDATE, params)
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+            # Deleted by another process since the check (SQLite reads outside of
+            # the write transaction until its first write).
+            raise _refuse(_missing(conn, updates))
+    new = [i for i, link in enumerate(links) if link.id is None]
+    ids: dict[int, int] = {}
+    if new:
+        result = conn.execute(_INSERT, [values[i] for i in new])
+        ids = dict(zip(new, result.scalars()))
+    saved = []
+    for i, link in enumerate(links):
+        stored = links[i if link.id is None else updates[link.id]]
+        saved.append(
+            Link(
+                ids[i] if link.id is None else link.id,
+                stored.pair,
+                stored.nexadesk_id,
+                stored.crm_id,
+                _as_read(stored.base_nexadesk),
+                _as_read(stored.base_crm),
+                stored.nexadesk_version,
+                stored.crm_version,
+                stored.lost,
+                pending_from_json(stored.pending),
+            )
+        )
+    return saved
 
 
 def _name(link_id: int | None) -> str:
     return "a new link" if link_id is None else f"link {link_id}"
 
 
-def find_conflicts(session: Session, links: Sequence[Link]) -> list[str]:
+def find_conflicts(conn: Connection, links: Sequence[Link]) -> list[str]:
     """Why ``links`` cannot be saved: ids claimed twice in the batch or by a stored link."""
     problems: list[str] = []
     for side in _SIDES:
@@ -71,18 +192,15 @@ def find_conflicts(session: Session, links: Sequence[Link]) -> list[str]:
                 problems.append(f"pair {pair!r}: {side} {rid!r} is in {n} links of the batch")
         ours = {link.id for link in links if link.id is not None}
         claims = {(link.pair, getattr(link, side)): link.id for link in links}
-        column = col(getattr(LinkRow, side))
         for pair in sorted({pair for pair, _ in keys}):
             rids = [rid for p, rid in keys if p == pair]
             for chunk in chunks(rids):
-                stmt = select(LinkRow).where(col(LinkRow.pair) == pair, column.in_(chunk))
-                for row in session.exec(stmt):
+                for row_id, rid in conn.execute(_CLAIMS[side], {"pair": pair, "ids": chunk}):
                     # A stored link that is also in the batch may be giving the id up.
-                    if row.id in ours:
+                    if row_id in ours:
                         continue
-                    rid = getattr(row, side)
                     problems.append(
                         f"pair {pair!r}: {side} {rid!r} of {_name(claims[(pair, rid)])}"
-                        f" is already linked by link {row.id}"
+                        f" is already linked by link {row_id}"
                     )
     return problems

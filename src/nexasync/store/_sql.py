@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
-
 T = TypeVar("T")
 
 #: Values per ``IN (...)`` list or multi-row insert: far below SQLite's bound-parameter
@@ -25,10 +23,10 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield batch
 
 
-def upsert_insert(engine: Engine, model: Any) -> Any:
-    """An INSERT that supports ``on_conflict_do_update`` / ``_do_nothing`` on this backend."""
-    if engine.dialect.name == "postgresql":
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """An INSERT that supports ``on_conflict_do_update`` / ``_do_nothing`` on ``dialect``."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
+    return insert(table)

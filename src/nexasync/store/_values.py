@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from nexasync.lead import Lead, from_json
-from nexasync.store.models import EventRow, IntentRow, LinkRow, RecordErrorRow, RunRow
+from nexasync.store.models import EventRow, RecordErrorRow, RunRow
 
 
 def _copy(cls: Any, row: Any, **converted: Any) -> Any:
@@ -51,18 +51,8 @@ class Link:
     #: retries it without re-reading: ``{side: {"fields": Lead, ...}}``; None when not.
     pending: dict[str, Any] | None = None
 
-    @classmethod
-    def from_row(cls, row: LinkRow) -> Link:
-        return _copy(  # type: ignore[no-any-return]
-            cls,
-            row,
-            base_nexadesk=from_json(row.base_nexadesk),
-            base_crm=from_json(row.base_crm),
-            pending=_pending_from_json(row.pending),
-        )
 
-
-def _pending_from_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
+def pending_from_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
     # Leads inside come back in canonical form (tags as tuples), like the bases.
     if data is None:
         return None
@@ -84,10 +74,6 @@ class Intent:
     source_id: str
     payload: dict[str, Any]
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: IntentRow) -> Intent:
-        return _copy(cls, row, payload=from_json(row.payload))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

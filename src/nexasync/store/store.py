@@ -12,27 +12,29 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, or_
+from sqlalchemy import Connection, Table, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
-from nexasync.lead import to_json
+from nexasync.store import _intents
 from nexasync.store._engine import StoreUrlError, make_engine
 from nexasync.store._history import RETRY_BASE, RETRY_CAP, History, retry_delay
 from nexasync.store._known import StoredKnownIds
-from nexasync.store._links import find_conflicts, links_by, write_links
+from nexasync.store._links import (
+    LINKS,
+    SELECT_LINKS,
+    delete_links,
+    find_conflicts,
+    link_by_id,
+    link_from_row,
+    links_by,
+    write_links,
+)
 from nexasync.store._lock import PairLocked, pair_lock
 from nexasync.store._migrate import migrate
-from nexasync.store._sql import chunks as _chunks
 from nexasync.store._sql import upsert_insert
 from nexasync.store._values import Event, Intent, Link, LinkConflict, RecordError, Run, StoreError
-from nexasync.store.models import (
-    CursorRow,
-    IntentRow,
-    LinkRow,
-    RecordErrorRow,
-    utcnow,
-)
+from nexasync.store.models import CursorRow, RecordErrorRow, UTCDateTime, utcnow
 
 __all__ = [
     "Event",
@@ -53,6 +55,35 @@ __all__ = [
 #: Rows fetched per round trip when streaming links.
 STREAM_CHUNK = 500
 
+CURSORS: Table = CursorRow.__table__  # type: ignore[attr-defined]
+ERRORS: Table = RecordErrorRow.__table__  # type: ignore[attr-defined]
+
+_PAIR = LINKS.c.pair == bindparam("pair")
+_LIVE = LINKS.c.lost.is_(None)
+_COUNT = select(func.count()).select_from(LINKS).where(_PAIR)
+_COUNT_LIVE = _COUNT.where(_LIVE)
+_ALL = SELECT_LINKS.where(_PAIR).order_by(LINKS.c.id)
+_HOLDING = SELECT_LINKS.where(_PAIR, LINKS.c.pending.is_not(None), _LIVE)
+# An open error of one of the link's records waiting for its retry time.
+_WAITING = (
+    select(ERRORS.c.id)
+    .where(
+        ERRORS.c.pair == bindparam("pair"),
+        ERRORS.c.resolved_at.is_(None),
+        ERRORS.c.next_retry_at > bindparam("now", type_=UTCDateTime()),
+        or_(ERRORS.c.record_id == LINKS.c.nexadesk_id, ERRORS.c.record_id == LINKS.c.crm_id),
+    )
+    .exists()
+)
+_PENDING = _HOLDING.order_by(LINKS.c.id)
+_PENDING_DUE = _HOLDING.where(~_WAITING).order_by(LINKS.c.id)
+_FOR_ID = SELECT_LINKS.where(
+    or_(LINKS.c.nexadesk_id == bindparam("id"), LINKS.c.crm_id == bindparam("id"))
+).order_by(LINKS.c.pair, LINKS.c.id)
+_CURSOR = select(CURSORS.c.value).where(
+    CURSORS.c.pair == bindparam("pair"), CURSORS.c.side == bindparam("side")
+)
+
 
 class StateStore(History):
     """Sync state of every pair, in one SQLite file or PostgreSQL database (by URL)."""
@@ -60,6 +91,11 @@ class StateStore(History):
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
         migrate(self._engine)
+        cursor = upsert_insert(self._engine.dialect.name, CURSORS)
+        self._set_cursor = cursor.on_conflict_do_update(
+            index_elements=["pair", "side"],
+            set_={"value": cursor.excluded.value, "updated_at": cursor.excluded.updated_at},
+        )
 
     def close(self) -> None:
         self._engine.dispose()
@@ -75,38 +111,37 @@ class StateStore(History):
         # after commit just saves a pointless reload.
         return Session(self._engine, expire_on_commit=False)
 
+    def _begin(self) -> AbstractContextManager[Connection]:
+        """One transaction, committed on success and rolled back on error. The hot
+        paths use Core on a plain connection: no ORM session or row objects."""
+        return self._engine.begin()
+
     def pair_lock(self, pair: str) -> AbstractContextManager[None]:
         """Hold ``pair`` for one run; raises :class:`PairLocked` when another
         process (or thread) holds it. Released when the holder dies, too."""
         return pair_lock(self._engine, pair)
 
-    def _insert(self, model: Any) -> Any:
-        return upsert_insert(self._engine, model)
-
     # links
 
     def links_by_nexadesk(self, pair: str, ids: Iterable[str]) -> dict[str, Link]:
         """Links (lost ones too) of ``pair`` by NexaDesk id, for the ids that have one."""
-        with self._session() as session:
-            return links_by(session, pair, col(LinkRow.nexadesk_id), ids)
+        with self._begin() as conn:
+            return links_by(conn, pair, "nexadesk_id", ids)
 
     def links_by_crm(self, pair: str, ids: Iterable[str]) -> dict[str, Link]:
-        with self._session() as session:
-            return links_by(session, pair, col(LinkRow.crm_id), ids)
+        with self._begin() as conn:
+            return links_by(conn, pair, "crm_id", ids)
 
     def link_count(self, pair: str, *, include_lost: bool = False) -> int:
-        stmt = select(func.count()).select_from(LinkRow).where(col(LinkRow.pair) == pair)
-        if not include_lost:
-            stmt = stmt.where(col(LinkRow.lost).is_(None))
-        with self._session() as session:
-            return session.exec(stmt).one()
+        with self._begin() as conn:
+            return int(conn.scalar(_COUNT if include_lost else _COUNT_LIVE, {"pair": pair}))
 
     def iter_links(self, pair: str) -> Iterator[Link]:
         """All links of ``pair`` (lost ones too), streamed in id order."""
-        stmt = select(LinkRow).where(col(LinkRow.pair) == pair).order_by(col(LinkRow.id))
-        with self._session() as session:
-            for row in session.exec(stmt.execution_options(yield_per=STREAM_CHUNK)):
-                yield Link.from_row(row)
+        with self._begin() as conn:
+            options = {"yield_per": STREAM_CHUNK}
+            for row in conn.execute(_ALL, {"pair": pair}, execution_options=options):
+                yield link_from_row(row)
 
     def save_links(self, links: Sequence[Link]) -> list[Link]:
         """Insert links whose id is None and update the others by id, all or nothing.
@@ -116,19 +151,18 @@ class StateStore(History):
         """
         if not links:
             return []
-        with self._session() as session:
-            rows = write_links(session, links, utcnow())
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                raise LinkConflict(find_conflicts(session, links)) from None
-            return [Link.from_row(row) for row in rows]
+        try:
+            with self._begin() as conn:
+                return write_links(conn, links, utcnow())
+        except IntegrityError:
+            pass
+        # Rolled back: say which ids clash, from what is stored now.
+        with self._begin() as conn:
+            raise LinkConflict(find_conflicts(conn, links)) from None
 
     def link_by_id(self, id: int) -> Link | None:
-        with self._session() as session:
-            row = session.get(LinkRow, id)
-            return None if row is None else Link.from_row(row)
+        with self._begin() as conn:
+            return link_by_id(conn, id)
 
     def pending_links(self, pair: str, *, now: datetime | None = None) -> list[Link]:
         """Live links of ``pair`` holding pending state, in id order.
@@ -137,34 +171,16 @@ class StateStore(History):
         waits for its retry time, so a failing record is retried with backoff
         instead of every cycle.
         """
-        stmt = select(LinkRow).where(
-            col(LinkRow.pair) == pair,
-            col(LinkRow.pending).is_not(None),
-            col(LinkRow.lost).is_(None),
-        )
-        if now is not None:
-            waiting = (
-                select(RecordErrorRow.id)
-                .where(
-                    col(RecordErrorRow.pair) == pair,
-                    col(RecordErrorRow.resolved_at).is_(None),
-                    col(RecordErrorRow.next_retry_at) > now,
-                    or_(
-                        col(RecordErrorRow.record_id) == col(LinkRow.nexadesk_id),
-                        col(RecordErrorRow.record_id) == col(LinkRow.crm_id),
-                    ),
-                )
-                .exists()
-            )
-            stmt = stmt.where(~waiting)
-        with self._session() as session:
-            return [Link.from_row(row) for row in session.exec(stmt.order_by(col(LinkRow.id)))]
+        if now is None:
+            stmt, params = _PENDING, {"pair": pair}
+        else:
+            stmt, params = _PENDING_DUE, {"pair": pair, "now": now}
+        with self._begin() as conn:
+            return [link_from_row(row) for row in conn.execute(stmt, params)]
 
     def delete_links(self, ids: Sequence[int]) -> None:
-        with self._session() as session:
-            for chunk in _chunks(ids):
-                session.exec(delete(LinkRow).where(col(LinkRow.id).in_(chunk)))
-            session.commit()
+        with self._begin() as conn:
+            delete_links(conn, ids)
 
     def known_ids(self, pair: str, side: Literal["nexadesk", "crm"]) -> StoredKnownIds:
         """The ids of ``side`` with a live (not lost) link in ``pair``."""
@@ -172,30 +188,20 @@ class StateStore(History):
 
     def links_for_id(self, id: str) -> list[Link]:
         """Links in any pair, lost ones too, whose NexaDesk or CRM id is ``id``."""
-        stmt = (
-            select(LinkRow)
-            .where(or_(col(LinkRow.nexadesk_id) == id, col(LinkRow.crm_id) == id))
-            .order_by(col(LinkRow.pair), col(LinkRow.id))
-        )
-        with self._session() as session:
-            return [Link.from_row(row) for row in session.exec(stmt)]
+        with self._begin() as conn:
+            return [link_from_row(row) for row in conn.execute(_FOR_ID, {"id": id})]
 
     # cursors
 
     def get_cursor(self, pair: str, side: str) -> dict[str, Any] | None:
-        with self._session() as session:
-            row = session.get(CursorRow, (pair, side))
-            return None if row is None else dict(row.value)
+        with self._begin() as conn:
+            value = conn.execute(_CURSOR, {"pair": pair, "side": side}).first()
+        return None if value is None else dict(value[0])
 
     def set_cursor(self, pair: str, side: str, value: dict[str, Any]) -> None:
-        now = utcnow()
-        stmt = self._insert(CursorRow).values(pair=pair, side=side, value=value, updated_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["pair", "side"], set_={"value": value, "updated_at": now}
-        )
-        with self._session() as session:
-            session.exec(stmt)
-            session.commit()
+        row = {"pair": pair, "side": side, "value": value, "updated_at": utcnow()}
+        with self._begin() as conn:
+            conn.execute(self._set_cursor, row)
 
     # intents
 
@@ -204,46 +210,13 @@ class StateStore(History):
     ) -> None:
         """Record writes about to be sent. Adding one again keeps its ``created_at``
         and takes the newer payload (the one about to be sent)."""
-        now = utcnow()
-        # One statement may not touch a row twice (PostgreSQL): the last payload wins.
-        latest = {source_id: payload for source_id, payload in items}
-        rows = [
-            {
-                "pair": pair,
-                "target": target,
-                "op": op,
-                "source_id": source_id,
-                "payload": to_json(payload),
-                "created_at": now,
-            }
-            for source_id, payload in latest.items()
-        ]
-        with self._session() as session:
-            for chunk in _chunks(rows):
-                stmt = self._insert(IntentRow).values(chunk)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["pair", "target", "op", "source_id"],
-                    set_={"payload": stmt.excluded.payload},
-                )
-                session.exec(stmt)
-            session.commit()
+        with self._begin() as conn:
+            _intents.add_intents(conn, pair, target, op, items)
 
     def clear_intents(self, pair: str, target: str, op: str, source_ids: Sequence[str]) -> None:
-        key = (
-            col(IntentRow.pair) == pair,
-            col(IntentRow.target) == target,
-            col(IntentRow.op) == op,
-        )
-        with self._session() as session:
-            for chunk in _chunks(source_ids):
-                session.exec(delete(IntentRow).where(*key, col(IntentRow.source_id).in_(chunk)))
-            session.commit()
+        with self._begin() as conn:
+            _intents.clear_intents(conn, pair, target, op, source_ids)
 
     def open_intents(self, pair: str) -> list[Intent]:
-        stmt = (
-            select(IntentRow)
-            .where(col(IntentRow.pair) == pair)
-            .order_by(col(IntentRow.created_at), col(IntentRow.id))
-        )
-        with self._session() as session:
-            return [Intent.from_row(row) for row in session.exec(stmt)]
+        with self._begin() as conn:
+            return _intents.open_intents(conn, pair)
