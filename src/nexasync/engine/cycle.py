@@ -18,12 +18,14 @@ import structlog
 
 from nexasync.config import PairConfig
 from nexasync.connectors.base import Connector, Pull, Record
+from nexasync.engine.chunking import CHUNK, Chunker
 from nexasync.engine.execute import Executor, Summary
 from nexasync.engine.merges import plan_merges
 from nexasync.engine.plan import SIDES, Plan, Side, other
 from nexasync.engine.progress import Progress
-from nexasync.engine.reconcile import Policy, reconcile
+from nexasync.engine.reconcile import Policy, guard_deletes, reconcile
 from nexasync.engine.recover import recover_intents
+from nexasync.engine.spool import Spool
 from nexasync.lead import norm_email
 from nexasync.store.store import Link, StateStore
 
@@ -60,17 +62,15 @@ def policy_for(config: PairConfig, connectors: Mapping[Side, Connector]) -> Poli
     )
 
 
-def _collect(
-    pull: Pull, side: Side, stop: threading.Event, progress: Progress
-) -> dict[str, Record]:
-    out: dict[str, Record] = {}
+def _collect(pull: Pull, side: Side, stop: threading.Event, progress: Progress) -> Spool:
+    out = Spool()
     progress.reading(side)
     for record in pull:
         if stop.is_set():
             # Nothing is written yet: dropping what was read loses nothing, since the
             # cursor only moves at the end of a finished cycle.
             raise Interrupted
-        out[record.id] = record  # a record seen twice while paginating: the later wins
+        out.add(record)  # a record seen twice while paginating: the later wins
         progress.pulled(side)
     return out
 
@@ -92,25 +92,26 @@ def _candidates(
     links: Mapping[Side, Mapping[str, Link]],
     full_read: Mapping[Side, bool],
     connectors: Mapping[Side, Connector],
+    spools: Mapping[Side, Spool],
 ) -> dict[Side, list[Record]]:
     """Ask each side for records that may already be the other side's new leads.
 
     Skipped when that side was read in full this cycle (a first sync): everything it
-    holds is already in hand, and asking again would only cost requests."""
+    holds is already in hand, and asking again would only cost requests; so is a
+    lead whose email some record read from the other side this cycle carries."""
     out: dict[Side, list[Record]] = {"nexadesk": [], "crm": []}
     for side in SIDES:
         there = other(side)
         if full_read[there]:
             continue
-        in_hand = {norm_email(r.fields.get("visitor_email")) for r in changes[there].values()}
         wanted = [
             r.fields
             for r in changes[side].values()
             if r.id not in links[side]
             and not r.deleted
             and r.invalid is None
-            and norm_email(r.fields.get("visitor_email")) not in in_hand
             and norm_email(r.fields.get("visitor_email"))
+            and not spools[there].has_email(norm_email(r.fields.get("visitor_email")))
         ]
         if wanted:
             for found in connectors[there].match(wanted):
@@ -128,6 +129,7 @@ def run_cycle(
     now: datetime | None = None,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    chunk_size: int = CHUNK,
 ) -> CycleResult:
     """One cycle. Setting ``stop`` ends it early but cleanly: while reading, before
     anything is written; while writing, after the batch in flight, with every
@@ -142,7 +144,9 @@ def run_cycle(
     # included, carries the pair and the run id.
     with structlog.contextvars.bound_contextvars(pair=pair, run_id=run_id):
         try:
-            return _run_cycle(config, store, connectors, dry_run, run_id, now, stop, progress)
+            return _run_cycle(
+                config, store, connectors, dry_run, run_id, now, stop, progress, chunk_size
+            )
         finally:
             progress.finish()
 
@@ -156,6 +160,7 @@ def _run_cycle(
     now: datetime,
     stop: threading.Event,
     progress: Progress,
+    chunk_size: int,
 ) -> CycleResult:
     pair = config.name
     log = structlog.get_logger("nexasync.cycle")
@@ -168,16 +173,17 @@ def _run_cycle(
                 log.info("recovered interrupted creates", count=recovered)
         cursors = {s: store.get_cursor(pair, s) for s in SIDES}
         pulls: dict[Side, Pull] = {}
-        changes: dict[Side, dict[str, Record]] = {}
+        spools: dict[Side, Spool] = {}
         for side in SIDES:
             if side == "crm":
                 _share_reps(pair, store, connectors, dry_run)
             pulls[side] = connectors[side].pull(cursors[side], store.known_ids(pair, side))
-            changes[side] = _collect(pulls[side], side, stop, progress)
+            spools[side] = _collect(pulls[side], side, stop, progress)
             log.info(
-                "pulled", side=side, system=connectors[side].system, records=len(changes[side])
+                "pulled", side=side, system=connectors[side].system, records=len(spools[side])
             )
-        relinks, notes = plan_merges(pair, store, changes["crm"])
+        survivors = spools["crm"].records(sorted(spools["crm"].merged))
+        relinks, notes = plan_merges(pair, store, survivors)
         if relinks and not dry_run:
             store.save_links(relinks)
             store.add_events(
@@ -187,39 +193,46 @@ def _run_cycle(
             )
         for note in notes:
             log.info("crm merge", detail=note)
-        links = {
-            "nexadesk": store.links_by_nexadesk(pair, changes["nexadesk"]),
-            "crm": store.links_by_crm(pair, changes["crm"]),
-        }
-        for side in SIDES:
-            _drop_echoes(changes[side], links[side], side)
-        relevant: dict[int, Link] = {}
-        for side in SIDES:
-            for rid, link in links[side].items():
-                if rid in changes[side] and link.id is not None:
-                    relevant[link.id] = link
-        for link in store.pending_links(pair, now=now):
-            if link.id is not None:
-                relevant.setdefault(link.id, link)
         full = {s: cursors[s] is None for s in SIDES}
-        candidates = _candidates(changes, links, full, connectors)
-        plan = reconcile(
-            pair,
-            changes,
-            relevant.values(),
-            candidates,
-            store.link_count(pair),
-            policy_for(config, connectors),
-        )
-        for warning in plan.warnings:
-            log.warning("guard", message=warning)
-        if dry_run:
+        policy = policy_for(config, connectors)
+        link_count = store.link_count(pair)
+        executor = None if dry_run else Executor(pair, run_id, store, connectors, policy.project)
+        plan = Plan(pair)
+        chunker = Chunker(pair, store, spools, store.pending_links(pair, now=now), chunk_size)
+        # Planned and written a chunk at a time, so what is alive at once is one chunk's
+        # records and items however many leads changed.
+        for chunk in chunker.chunks():
+            for side in SIDES:
+                _drop_echoes(chunk.changes[side], chunk.links[side], side)
+            part = reconcile(
+                pair,
+                chunk.changes,
+                chunk.relevant(),
+                _candidates(chunk.changes, chunk.links, full, connectors, spools),
+                link_count,
+                policy,
+                guard=False,
+            )
+            plan.absorb(part, keep_items=dry_run)
+            progress.plan(part)
+            if executor is not None:
+                executor.submit(part, stop=stop, progress=progress)
+                if executor.interrupted:
+                    break
+        if executor is None:
+            guard_deletes(plan, link_count, policy)
+            for warning in plan.warnings:
+                log.warning("guard", message=warning)
             return CycleResult(pair, run_id, plan, None, "dry-run")
-        progress.plan(plan)
-        executor = Executor(
-            pair, run_id, store, connectors, policy_for(config, connectors).project
-        )
-        summary = executor.run(plan, stop=stop, progress=progress)
+        if not executor.interrupted:
+            executor.drain()
+        if not executor.interrupted:
+            warnings = executor.finish_deletes(link_count, policy)
+            plan.warnings.extend(warnings)
+            for warning in warnings:
+                log.warning("guard", message=warning)
+            plan.tally.subtract(f"{w.target}.delete" for _, w in executor.held_deletes)
+        summary = executor.summary
         if executor.interrupted:
             store.finish_run(run_id, "interrupted", summary.as_dict())
             log.info("cycle interrupted", stage="writing", **_flat(summary))
@@ -227,7 +240,7 @@ def _run_cycle(
         for side in SIDES:
             # A record that could not be read, fixed at its source (or deleted), reads
             # fine now: its read error is over.
-            readable = [rid for rid, r in changes[side].items() if r.invalid is None]
+            readable = [rid for rid in spools[side] if rid not in spools[side].invalid]
             store.resolve_read_errors(pair, side, readable)
         for side in SIDES:
             if pulls[side].cursor is not None:

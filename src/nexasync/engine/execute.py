@@ -10,7 +10,7 @@ a kill loses at most the batch in flight, which the next cycle reads again.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,7 @@ from nexasync.connectors.base import Connector, CreateItem, UpdateItem, WriteRes
 from nexasync.engine.merge import Project
 from nexasync.engine.plan import SIDES, Item, Plan, Side, Write, other
 from nexasync.engine.progress import Progress
-from nexasync.engine.reconcile import READ_ONLY_KEY
+from nexasync.engine.reconcile import READ_ONLY_KEY, Policy, guard_deletes
 from nexasync.lead import to_json
 from nexasync.store.store import Link, LinkConflict, StateStore
 
@@ -85,8 +85,12 @@ class Executor:
         self._done: dict[int, list[Write]] = {}
         #: The writes of each item that failed (or found their target gone).
         self._undone: dict[int, list[Write]] = {}
+        #: Writes waiting to be sent, by (op, target), in the order planned.
+        self._queue: dict[tuple[str, Side], list[tuple[Item, Write]]] = defaultdict(list)
         self._stop = threading.Event()
         self._progress = Progress()
+        #: The deletes the mass-delete guard kept back.
+        self.held_deletes: list[tuple[Item, Write]] = []
         #: A stop came before every batch was sent; unsent items keep their old links.
         self.interrupted = False
 
@@ -94,6 +98,18 @@ class Executor:
     def run(
         self, plan: Plan, *, stop: threading.Event | None = None, progress: Progress | None = None
     ) -> Summary:
+        """Carry out a whole plan (its deletes as its own guard left them)."""
+        self.submit(plan, stop=stop, progress=progress)
+        self.drain()
+        self._send_queued("delete")
+        return self.summary
+
+    def submit(
+        self, plan: Plan, *, stop: threading.Event | None = None, progress: Progress | None = None
+    ) -> None:
+        """Take one chunk's plan: creates and updates go out as full batches fill up
+        (a partial batch waits for the next chunk, or :meth:`drain`); deletes wait for
+        :meth:`finish_deletes`, which guards them all together."""
         if stop is not None:
             self._stop = stop
         if progress is not None:
@@ -108,40 +124,73 @@ class Executor:
             for side, reason in item.skipped:
                 self.summary.add(side, "skipped")
                 self._event(item, f"skip {side}", reason)
+            for write in item.writes:
+                self._queue[(write.op, write.target)].append((item, write))
         # Items with nothing to write still move their bases and versions forward.
         self._finish([i for i in plan.items if not i.writes])
-        for op in ("create", "update", "delete"):
-            for target in SIDES:
-                self._run_writes(plan.writes(target, op), op, target)
-                if self.interrupted:
-                    return self.summary
-        return self.summary
+        for op in ("create", "update"):
+            self._send_queued(op, full_only=True)
 
-    def _run_writes(self, writes: list[tuple[Item, Write]], op: str, target: Side) -> None:
-        connector = self.connectors[target]
-        size = max(1, connector.write_batch_size)
-        for start in range(0, len(writes), size):
-            if self._stop.is_set():
-                # Like a crash between two batches (which recovery handles), minus the
-                # crash: everything sent so far has its outcome stored.
-                self.interrupted = True
-                return
-            batch = writes[start : start + size]
-            if op == "create":
-                intents = [(w.source_id or "", to_json(w.fields)) for _, w in batch]
-                self.store.add_intents(self.pair, target, "create", intents)
-            results = self._call(connector, op, [w for _, w in batch])
+    def drain(self) -> None:
+        """Send the creates and updates still waiting for a full batch."""
+        for op in ("create", "update"):
+            self._send_queued(op)
+
+    def finish_deletes(self, link_count: int, policy: Policy) -> list[str]:
+        """Guard every queued delete together, then send those the guard allows;
+        returns the guard's warnings."""
+        queued = [pw for target in SIDES for pw in self._queue[("delete", target)]]
+        plan = Plan(self.pair, items=list({id(i): i for i, _ in queued}.values()))
+        held = guard_deletes(plan, link_count, policy)
+        self.held_deletes = held
+        if held:
+            dropped = {id(w) for _, w in held}
+            for target in SIDES:
+                key = ("delete", target)
+                self._queue[key] = [(i, w) for i, w in self._queue[key] if id(w) not in dropped]
             done: list[Item] = []
-            for (item, write), result in zip(batch, results):
-                self._apply(item, write, result)
+            for item, write in held:
+                self.summary.add(write.target, "skipped")
+                self._event(item, f"skip {write.target}", "mass-delete guard")
                 self._remaining[id(item)] -= 1
                 if self._remaining[id(item)] == 0:
                     done.append(item)
             self._finish(done)
-            if op == "create":
-                sources = [w.source_id or "" for _, w in batch]
-                self.store.clear_intents(self.pair, target, "create", sources)
-            self._progress.wrote(target, len(batch))
+        self.summary.warnings.extend(plan.warnings)
+        self._send_queued("delete")
+        return plan.warnings
+
+    def _send_queued(self, op: str, *, full_only: bool = False) -> None:
+        for target in SIDES:
+            queue = self._queue[(op, target)]
+            size = max(1, self.connectors[target].write_batch_size)
+            while queue and (len(queue) >= size or not full_only):
+                if self.interrupted or self._stop.is_set():
+                    # Like a crash between two batches (which recovery handles), minus
+                    # the crash: everything sent so far has its outcome stored.
+                    self.interrupted = True
+                    return
+                batch = queue[:size]
+                del queue[:size]
+                self._send(batch, op, target)
+
+    def _send(self, batch: list[tuple[Item, Write]], op: str, target: Side) -> None:
+        connector = self.connectors[target]
+        if op == "create":
+            intents = [(w.source_id or "", to_json(w.fields)) for _, w in batch]
+            self.store.add_intents(self.pair, target, "create", intents)
+        results = self._call(connector, op, [w for _, w in batch])
+        done: list[Item] = []
+        for (item, write), result in zip(batch, results):
+            self._apply(item, write, result)
+            self._remaining[id(item)] -= 1
+            if self._remaining[id(item)] == 0:
+                done.append(item)
+        self._finish(done)
+        if op == "create":
+            sources = [w.source_id or "" for _, w in batch]
+            self.store.clear_intents(self.pair, target, "create", sources)
+        self._progress.wrote(target, len(batch))
 
     def _call(self, connector: Connector, op: str, writes: Sequence[Write]) -> list[WriteResult]:
         try:
@@ -230,7 +279,11 @@ class Executor:
         forget: list[int] = []
         resolved: dict[tuple[Side, str], list[str]] = {}
         for item in items:
-            failed = self._failed.get(id(item))
+            # Keyed by id(): an item let go after its chunk may hand its id on.
+            self._remaining.pop(id(item), None)
+            failed = self._failed.pop(id(item), None)
+            done = self._done.pop(id(item), [])
+            undone = self._undone.pop(id(item), [])
             if failed is None and item.forget:
                 if item.link_id is not None:
                     forget.append(item.link_id)
@@ -254,7 +307,7 @@ class Executor:
                     if key:
                         resolved.setdefault((w.target, w.op), []).append(key)
             else:
-                link = self._held_link(item)
+                link = self._held_link(item, done, undone)
             save.append(link)
         if save:
             self._save(save)
@@ -281,7 +334,7 @@ class Executor:
                     self.store.record_error(self.pair, side, rid, "link", "; ".join(exc.conflicts))
                     self.summary.add(other(side), "failed")
 
-    def _held_link(self, item: Item) -> Link:
+    def _held_link(self, item: Item, done: list[Write], undone: list[Write]) -> Link:
         """A link kept as it was, plus what was seen, so the next cycle retries."""
         prior = self.store.link_by_id(item.link_id) if item.link_id is not None else None
         base: dict[Side, dict[str, Any]] = {
@@ -293,12 +346,12 @@ class Executor:
         # old bases, so the next cycle sees them as changed and retries them. (Keeping
         # the old base for an agreed field would let our own write, or a first pairing
         # run again, undo a newer edit.)
-        failed = {name for write in self._undone.get(id(item), []) for name in write.fields}
+        failed = {name for write in undone for name in write.fields}
         for side in SIDES:
             for name, value in to_json(item.base[side]).items():
                 if name not in failed:
                     base[side][name] = value
-        for write in self._done.get(id(item), []):
+        for write in done:
             if write.op != "update":
                 continue
             for name in write.fields:

@@ -7,6 +7,7 @@ these, :mod:`.execute` carries them out, and ``--dry-run`` only prints them.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -77,14 +78,26 @@ class Plan:
     invalid: list[tuple[Side, str, str]] = field(default_factory=list)
     #: Messages for the operator (e.g. the mass-delete guard tripped).
     warnings: list[str] = field(default_factory=list)
+    #: Writes of items planned but no longer held here (a cycle plans in chunks and
+    #: lets each chunk's items go once executed), counted as ``target.op``.
+    tally: Counter[str] = field(default_factory=Counter)
 
     def writes(self, target: Side, op: str) -> list[tuple[Item, Write]]:
         return [(i, w) for i in self.items for w in i.writes if w.target == target and w.op == op]
 
     def counts(self) -> dict[str, Any]:
-        out: dict[str, int] = {}
+        out: Counter[str] = Counter(self.tally)
         for item in self.items:
             for w in item.writes:
-                key = f"{w.target}.{w.op}"
-                out[key] = out.get(key, 0) + 1
-        return out
+                out[f"{w.target}.{w.op}"] += 1
+        return {key: n for key, n in out.items() if n}
+
+    def absorb(self, part: Plan, *, keep_items: bool) -> None:
+        """Add a chunk's plan to this one; its items are kept only when asked (a
+        dry run prints them), otherwise only counted."""
+        self.invalid.extend(part.invalid)
+        self.warnings.extend(part.warnings)
+        if keep_items:
+            self.items.extend(part.items)
+        else:
+            self.tally.update(f"{w.target}.{w.op}" for i in part.items for w in i.writes)

@@ -46,7 +46,8 @@ class Progress:
 
     def plan(self, plan: Plan) -> None:
         for side in SIDES:
-            self.planned[side] = sum(
+            # A cycle plans chunk by chunk: each chunk's writes add up.
+            self.planned[side] += sum(
                 len(plan.writes(side, op)) for op in ("create", "update", "delete")
             )
         self.phase = "writing"

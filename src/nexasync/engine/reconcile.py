@@ -227,8 +227,11 @@ def _as_current(record: Record) -> Current:
     )
 
 
-def _guard_deletes(plan: Plan, link_count: int, policy: Policy) -> None:
+def guard_deletes(plan: Plan, link_count: int, policy: Policy) -> list[tuple[Item, Write]]:
+    """The mass-delete guard: when a side would lose more than its share of the
+    linked leads, no delete is done there. Returns the deletes it held back."""
     allowed = max(policy.max_unguarded_deletes, int(policy.max_delete_ratio * link_count))
+    held: list[tuple[Item, Write]] = []
     for target in SIDES:
         deletes = plan.writes(target, "delete")
         if len(deletes) <= allowed:
@@ -243,6 +246,8 @@ def _guard_deletes(plan: Plan, link_count: int, policy: Policy) -> None:
             item.forget = False
             item.hold = True
             item.skipped.append((target, "mass-delete guard"))
+            held.append((item, write))
+    return held
 
 
 def reconcile(
@@ -252,9 +257,13 @@ def reconcile(
     candidates: Mapping[Side, Iterable[Record]],
     link_count: int,
     policy: Policy,
+    *,
+    guard: bool = True,
 ) -> Plan:
     """Plan one cycle. ``links`` must hold every link touching a changed id, and every
-    link with pending state; ``candidates`` are unlinked records found by matching."""
+    link with pending state; ``candidates`` are unlinked records found by matching.
+    ``guard=False`` leaves the mass-delete guard to the caller: a cycle planned in
+    chunks guards the deletes of all its chunks together."""
     plan = Plan(pair)
     linked: dict[Side, set[str]] = {"nexadesk": set(), "crm": set()}
     for link in links:
@@ -295,5 +304,6 @@ def reconcile(
             item.writes.append(Write("create", target, None, dict(record.fields), record.id))
             item.notes.append(f"new in {side}: create in {target}")
             plan.items.append(item)
-    _guard_deletes(plan, link_count, policy)
+    if guard:
+        guard_deletes(plan, link_count, policy)
     return plan
