@@ -4,6 +4,7 @@ executemany paths (links, intents, events), on SQLite and (when configured) Post
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -142,3 +143,29 @@ def test_naive_times_are_refused(store: StateStore) -> None:
     store.save_links([replace(link("n1", "c1"), pending={"crm": {"deleted": True}})])
     with pytest.raises(Exception, match="naive datetime"):
         store.pending_links("p", now=datetime(2024, 1, 1))
+
+
+def test_concurrent_writers_get_the_ids_of_their_own_rows(store_url: str) -> None:
+    # Two processes' stores inserting batches at once into one database: every id
+    # handed back names the row that was saved with it.
+    stores = [StateStore(store_url), StateStore(store_url)]
+    saved: list[list[Link]] = [[], []]
+
+    def write(n: int) -> None:
+        for b in range(20):
+            batch = [link(f"w{n}-{b}-{i}", None) for i in range(50)]
+            saved[n].extend(stores[n].save_links(batch))
+
+    try:
+        threads = [threading.Thread(target=write, args=(n,)) for n in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        got = saved[0] + saved[1]
+        assert len(got) == 2000 and len({s.id for s in got}) == 2000
+        assert all(stores[0].link_by_id(s.id or 0) == s for s in got)
+    finally:
+        for s in stores:
+            s.close()

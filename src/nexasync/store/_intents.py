@@ -55,7 +55,8 @@ def add_intents(
             "target": target,
             "op": op,
             "source_id": source_id,
-            "payload": to_json(payload),
+            # json.dumps writes a tuple as a list: a dict needs no to_json copy.
+            "payload": payload if type(payload) is dict else to_json(payload),
             "created_at": now,
         }
         for source_id, payload in latest.items()

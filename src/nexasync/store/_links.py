@@ -14,7 +14,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
 from nexasync.lead import Lead, from_json, to_json
 from nexasync.store._sql import chunks
@@ -42,6 +42,9 @@ _EXISTING = (
 )
 _UPDATE = update(LINKS).where(LINKS.c.id == bindparam("link_id"))
 _INSERT = insert(LINKS).returning(LINKS.c.id, sort_by_parameter_order=True)
+_INSERT_ONE = insert(LINKS).returning(LINKS.c.id)
+_INSERT_MANY = insert(LINKS)
+_TOP_ID = select(func.max(LINKS.c.id))
 _DELETE = delete(LINKS).where(LINKS.c.id.in_(bindparam("ids", expanding=True)))
 _CLAIMS = {
     side: select(LINKS.c.id, LINKS.c[side]).where(
@@ -102,6 +105,21 @@ def _refuse(missing: Sequence[int]) -> StoreError:
     return StoreError(f"cannot update links that do not exist (deleted?): {shown}")
 
 
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; their new ids, in order."""
+    if conn.dialect.name != "sqlite" or len(rows) == 1:
+        return list(conn.execute(_INSERT, rows).scalars())
+    # SQLite cannot return the ids of a multi-row insert in order, so SQLAlchemy would
+    # send one INSERT per row. Instead: the first row's INSERT takes SQLite's single
+    # write lock until commit, so no other connection adds a row meanwhile and the
+    # ids above the largest one are ours to give to the rest, sent as one executemany.
+    first = conn.execute(_INSERT_ONE, rows[0]).scalar_one()
+    top = conn.execute(_TOP_ID).scalar_one()
+    ids = range(top + 1, top + len(rows))
+    conn.execute(_INSERT_MANY, [{"id": id, **row} for id, row in zip(ids, rows[1:])])
+    return [first, *ids]
+
+
 def _json_arg(lead: Mapping[str, Any]) -> Any:
     # json.dumps writes a tuple as it writes a list, so a plain dict serializes to the
     # same text as its to_json copy: the copy is skipped.
@@ -156,8 +174,7 @@ def write_links(conn: Connection, links: Sequence[Link], now: datetime) -> list[
     new = [i for i, link in enumerate(links) if link.id is None]
     ids: dict[int, int] = {}
     if new:
-        result = conn.execute(_INSERT, [values[i] for i in new])
-        ids = dict(zip(new, result.scalars()))
+        ids = dict(zip(new, _insert(conn, [values[i] for i in new])))
     saved = []
     for i, link in enumerate(links):
         stored = links[i if link.id is None else updates[link.id]]
