@@ -9,6 +9,7 @@ holds a request so a test can kill the client at an exact point).
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -175,10 +176,36 @@ class TestCA:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # Keep-alive, as the real APIs serve: werkzeug closes every connection, so each
+    # request paid a new connection (and TLS handshake) in the client, a cost no real
+    # deployment has. Werkzeug closes because it cannot drain a body the application
+    # left unread; here the body is read before the application runs, so the next
+    # request line always starts where the last body ended.
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: on a kept-alive connection Nagle's
+    # algorithm would hold the body back for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding") or (length and not length.isdigit()):
+            self._keep_alive = False  # a body we cannot delimit: close after it
+            super().run_wsgi()
+            return
+        self._keep_alive = True
+        wire = self.rfile
+        self.rfile = io.BytesIO(wire.read(int(length or 0)))
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = wire
+
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and getattr(self, "_keep_alive", False):
+            return  # werkzeug's blanket "close"; the client's own close still applies
         if keyword.lower() == "date":
             # An emulator on its own clock dates its answers: its Date (sent after the
             # server's) is the only one.
