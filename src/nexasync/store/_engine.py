@@ -66,4 +66,6 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A long-running daemon outlives server restarts and idle-connection reapers.
-    return create_engine(parsed, pool_pre_ping=True)
+    # Batched executemany: a batch of link updates is a few round trips instead of
+    # one per row (inserts are multi-row VALUES either way).
+    return create_engine(parsed, pool_pre_ping=True, executemany_mode="values_plus_batch")
