@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
-from nexasync.lead import Lead, from_json, to_json
+from nexasync.lead import Lead, to_json
 from nexasync.store._sql import chunks
 from nexasync.store._values import Link, StoreError, pending_from_json
 from nexasync.store.models import LinkRow
@@ -54,6 +54,17 @@ _CLAIMS = {
 }
 
 
+def _loaded_lead(data: dict[str, Any] | None) -> Lead:
+    """``from_json`` of a dict just decoded from a column, done in place: the decoder's
+    dict is ours alone, so copying it again is waste."""
+    if not data:
+        return {}
+    tags = data.get("tags")
+    if tags is not None:
+        data["tags"] = tuple(tags)
+    return data
+
+
 def link_from_row(row: Sequence[Any]) -> Link:
     """A :class:`Link` from a row of :data:`LINK_COLUMNS`."""
     id, pair, nexadesk_id, crm_id, base_nd, base_crm, nd_version, crm_version, lost, pending = row
@@ -62,8 +73,8 @@ def link_from_row(row: Sequence[Any]) -> Link:
         pair,
         nexadesk_id,
         crm_id,
-        from_json(base_nd),
-        from_json(base_crm),
+        _loaded_lead(base_nd),
+        _loaded_lead(base_crm),
         nd_version,
         crm_version,
         lost,
