@@ -1,4 +1,4 @@
-"""Run history, per-record errors with retry backoff, and the event trail.
+"""Run history and per-record errors with retry backoff.
 
 Mixed into :class:`~nexasync.store.store.StateStore`; kept apart so each module
 holds one concern.
@@ -10,15 +10,15 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, delete, insert, or_, update
+from sqlalchemy import Engine, Table, bindparam, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from nexasync.logs import scrub
 from nexasync.store._sql import chunks as _chunks
-from nexasync.store._values import Event, RecordError, Run, StoreError
-from nexasync.store.models import EventRow, RecordErrorRow, RunRow, UTCDateTime, utcnow
+from nexasync.store._values import RecordError, Run, StoreError
+from nexasync.store.models import RecordErrorRow, RunRow, UTCDateTime, utcnow
 
 #: First retry delay of a failed record; doubles per attempt up to the cap.
 RETRY_BASE = timedelta(seconds=60)
@@ -35,9 +35,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 # Core statements, built once, for the calls a sync makes per write batch or per
 # failed record: no ORM rows, and a cached compiled form per statement.
-EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
 ERRORS: Table = RecordErrorRow.__table__  # type: ignore[attr-defined]
-_ADD_EVENTS = insert(EVENTS)
 _ERROR_KEY = (
     ERRORS.c.pair == bindparam("pair"),
     ERRORS.c.side == bindparam("side"),
@@ -296,62 +294,3 @@ class History:
         if fixed:
             self.resolve_errors(pair, side, fixed, READ_OP)
         return len(fixed)
-
-    # events
-
-    def add_events(
-        self,
-        run_id: str,
-        pair: str,
-        events: Sequence[tuple[str | None, str | None, str, str]],
-    ) -> None:
-        """Record (nexadesk_id, crm_id, action, detail) for ``nexasync explain``."""
-        if not events:
-            return
-        now = utcnow()
-        rows = [
-            {
-                "run_id": run_id,
-                "pair": pair,
-                "nexadesk_id": nexadesk_id,
-                "crm_id": crm_id,
-                "action": action,
-                "detail": scrub(detail),
-                "at": now,
-            }
-            for nexadesk_id, crm_id, action, detail in events
-        ]
-        with self._engine.begin() as conn:
-            conn.execute(_ADD_EVENTS, rows)
-
-    def events_for(self, id: str, limit: int = 50) -> list[Event]:
-        """Events of the lead with NexaDesk or CRM id ``id``, newest first."""
-        stmt = (
-            select(EventRow)
-            .where(or_(col(EventRow.nexadesk_id) == id, col(EventRow.crm_id) == id))
-            .order_by(col(EventRow.at).desc(), col(EventRow.id).desc())
-            .limit(limit)
-        )
-        with self._session() as session:
-            return [Event.from_row(row) for row in session.exec(stmt)]
-
-    def prune_history(self, before: datetime) -> dict[str, int]:
-        """Forget what only tells the past: events, finished runs and resolved record
-        errors older than ``before``. A service adds a run every few minutes and events
-        for every write, forever; links, cursors and open errors are never touched."""
-        statements = {
-            "events": delete(EventRow).where(col(EventRow.at) < before),
-            "runs": delete(RunRow).where(
-                col(RunRow.finished_at).is_not(None), col(RunRow.finished_at) < before
-            ),
-            "record_errors": delete(RecordErrorRow).where(
-                col(RecordErrorRow.resolved_at).is_not(None),
-                col(RecordErrorRow.resolved_at) < before,
-            ),
-        }
-        gone: dict[str, int] = {}
-        with self._session() as session:
-            for name, stmt in statements.items():
-                gone[name] = int(session.exec(stmt).rowcount or 0)  # type: ignore[call-overload]
-            session.commit()
-        return gone

@@ -33,6 +33,7 @@ from nexasync.store._links import (
 from nexasync.store._lock import PairLocked, pair_lock
 from nexasync.store._migrate import migrate
 from nexasync.store._sql import upsert_insert
+from nexasync.store._trail import Trail
 from nexasync.store._values import Event, Intent, Link, LinkConflict, RecordError, Run, StoreError
 from nexasync.store.models import CursorRow, RecordErrorRow, UTCDateTime, utcnow
 
@@ -85,7 +86,7 @@ _CURSOR = select(CURSORS.c.value).where(
 )
 
 
-class StateStore(History):
+class StateStore(History, Trail):
     """Sync state of every pair, in one SQLite file or PostgreSQL database (by URL)."""
 
     def __init__(self, url: str) -> None:
