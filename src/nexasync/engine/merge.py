@@ -73,9 +73,15 @@ def merge(
     """Merge one lead pair. ``new_link`` is a first pairing (matched by email): there is
     no base yet, so differing fields are settled by blank-vs-filled and then the rule."""
     out = MergeResult(base_nexadesk=dict(nd.base), base_crm=dict(crm.base))
-    # How each side's values read back on the other side, computed once per lead.
-    nd_on_crm = project_crm({k: v for k, v in nd.fields.items() if k in FIELDS})
-    crm_on_nd = project_nd({k: v for k, v in crm.fields.items() if k in FIELDS})
+    # How each side's values read back on the other side: computed once per lead, and
+    # only for a lead with a changed field (an echo of our own write has none).
+    projected: list[Lead] = []
+
+    def on_other_side() -> tuple[Lead, Lead]:
+        if not projected:
+            projected.append(project_crm({k: v for k, v in nd.fields.items() if k in FIELDS}))
+            projected.append(project_nd({k: v for k, v in crm.fields.items() if k in FIELDS}))
+        return projected[0], projected[1]
 
     for name in FIELDS:
         rule = rule_of(name)
@@ -98,6 +104,7 @@ def merge(
         if not (changed_nd or changed_crm):
             continue
 
+        nd_on_crm, crm_on_nd = on_other_side()
         if has_nd and has_crm and (nd_on_crm.get(name) == v_crm or crm_on_nd.get(name) == v_nd):
             # Both sides already agree through the mapping, whichever of them moved: a
             # write either way would change nothing, or lose what the mapping drops.
