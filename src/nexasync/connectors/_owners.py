@@ -9,6 +9,7 @@ exactly as in one long-running process, until :data:`USERS_TTL_SECONDS` after it
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -38,6 +39,9 @@ class OwnerMap:
         self._users: dict[str, str] | None = None  # user id -> email
         self._users_by_email: dict[str, str] = {}
         self._loaded_at = 0.0
+        # The engine maps a batch's answer while the next batch is on the wire: both may
+        # find the users unread, and they must be read once.
+        self._lock = threading.Lock()
 
     def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
         """NexaDesk rep id -> email, as the NexaDesk side learned it."""
@@ -80,11 +84,12 @@ class OwnerMap:
         self._loaded_at = self._clock() - age
 
     def _ensure_users(self) -> dict[str, str]:
-        stale = self._clock() - self._loaded_at > USERS_TTL_SECONDS
-        if self._users is None or stale:
-            self._set_users(self._load_users())
-            self._loaded_at = self._clock()
-        return self._users  # type: ignore[return-value]
+        with self._lock:
+            stale = self._clock() - self._loaded_at > USERS_TTL_SECONDS
+            if self._users is None or stale:
+                self._set_users(self._load_users())
+                self._loaded_at = self._clock()
+            return self._users  # type: ignore[return-value]
 
     def _set_users(self, loaded: Mapping[str, str | None]) -> None:
         users = {uid: e for uid, v in loaded.items() if (e := norm_email(v))}

@@ -9,9 +9,11 @@ a kill loses at most the batch in flight, which the next cycle reads again.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,24 +164,52 @@ class Executor:
 
     def _send_queued(self, op: str, *, full_only: bool = False) -> None:
         for target in SIDES:
-            queue = self._queue[(op, target)]
-            size = max(1, self.connectors[target].write_batch_size)
-            while queue and (len(queue) >= size or not full_only):
-                if self.interrupted or self._stop.is_set():
-                    # Like a crash between two batches (which recovery handles), minus
-                    # the crash: everything sent so far has its outcome stored.
-                    self.interrupted = True
-                    return
-                batch = queue[:size]
-                del queue[:size]
-                self._send(batch, op, target)
+            self._pipeline(op, target, full_only)
 
-    def _send(self, batch: list[tuple[Item, Write]], op: str, target: Side) -> None:
+    def _take(self, op: str, target: Side, full_only: bool) -> list[tuple[Item, Write]] | None:
+        """The next batch to send, if there is one and no stop was asked for."""
+        queue = self._queue[(op, target)]
+        size = max(1, self.connectors[target].write_batch_size)
+        if not queue or (full_only and len(queue) < size):
+            return None
+        if self.interrupted or self._stop.is_set():
+            # Like a crash between two batches (which recovery handles), minus the
+            # crash: everything sent so far has its outcome stored.
+            self.interrupted = True
+            return None
+        batch = queue[:size]
+        del queue[:size]
+        return batch
+
+    def _pipeline(self, op: str, target: Side, full_only: bool) -> None:
+        """Send batches one at a time, but store each one's outcome while the next is on
+        the wire: the store's work hides behind the API's latency. A batch is sent only
+        once the one before it has answered, so a stop still sends nothing more, and a
+        crash can lose the outcome of at most two batches, both under their intents."""
         connector = self.connectors[target]
-        if op == "create":
-            intents = [(w.source_id or "", to_json(w.fields)) for _, w in batch]
-            self.store.add_intents(self.pair, target, "create", intents)
-        results = self._call(connector, op, [w for _, w in batch])
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexasync-write") as wire:
+            previous: tuple[list[tuple[Item, Write]], Future[list[WriteResult]]] | None = None
+            while True:
+                results = previous[1].result() if previous is not None else None
+                batch = self._take(op, target, full_only)
+                current = None
+                if batch is not None:
+                    if op == "create":
+                        intents = [(w.source_id or "", to_json(w.fields)) for _, w in batch]
+                        self.store.add_intents(self.pair, target, "create", intents)
+                    writes = [w for _, w in batch]
+                    # The connector logs with this cycle's pair and run id bound.
+                    call = contextvars.copy_context().run
+                    current = (batch, wire.submit(call, self._call, connector, op, writes))
+                if previous is not None and results is not None:
+                    self._outcome(previous[0], results, op, target)
+                if current is None:
+                    return
+                previous = current
+
+    def _outcome(
+        self, batch: list[tuple[Item, Write]], results: list[WriteResult], op: str, target: Side
+    ) -> None:
         done: list[Item] = []
         for (item, write), result in zip(batch, results):
             self._apply(item, write, result)
