@@ -30,6 +30,7 @@ import structlog
 from nexasync.connectors._nexadesk_convert import format_ts, parse_ts
 from nexasync.connectors._nexadesk_http import Http
 from nexasync.connectors._nexadesk_read import Inconclusive, pages, search
+from nexasync.connectors._prefetch import prefetched
 from nexasync.connectors.base import Cursor, KnownIds, Pull, Record
 from nexasync.lead import norm_email, norm_str
 
@@ -139,7 +140,10 @@ class Scan:
         first_total: int | None = None
         previous: int | None = None
         stable = True
-        for page in pages(self.http, "list", {"sort": "updated_at:desc"}):
+        listing = pages(self.http, "list", {"sort": "updated_at:desc"})
+        # A first scan reads every page; a later one stops at its watermark, where a page
+        # fetched ahead would be a request for nothing.
+        for page in prefetched(listing) if self.stop is None else listing:
             first_total = page.total if first_total is None else first_total
             if previous is not None and page.total < previous:
                 stable = False
@@ -225,7 +229,7 @@ class Scan:
             ids: set[str] = set()
             previous: int | None = None
             stable = True
-            for page in pages(self.http, "list", {"sort": "created_at:asc"}):
+            for page in prefetched(pages(self.http, "list", {"sort": "created_at:asc"})):
                 if previous is not None and page.total < previous:
                     stable = False
                 previous = page.total

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from nexasync.connectors._mapping import MappingError, Owners
+from nexasync.connectors._prefetch import prefetched
 from nexasync.connectors._sf_api import SalesforceApi, SalesforceApiError, soql_datetime, soql_quote
 from nexasync.connectors._sf_mapping import LeadMapping
 from nexasync.connectors._sf_window import Window, WindowTracker, floor_second
@@ -192,8 +193,9 @@ class LeadPuller:
                 soql += f" AND SystemModstamp < {until}"
         soql += " ORDER BY SystemModstamp, Id"
         ids: set[str] = set()
-        for page in self._api.query_pages(soql, include_deleted=True,
-                                          batch_size=self._batch_size):
+        # Read to its end every time: the next page can be fetched while this one is read.
+        pages = self._api.query_pages(soql, include_deleted=True, batch_size=self._batch_size)
+        for page in prefetched(pages):
             for row in page:
                 id, version = str(row["Id"]), row.get("SystemModstamp")
                 ids.add(id)
