@@ -75,6 +75,9 @@ class NexaDeskConfig(HttpOptions):
     overlap_seconds: int = Field(300, ge=0)
     #: Parallel requests for writes (NexaDesk has no batch endpoint).
     concurrency: int = Field(4, ge=1, le=64)
+    #: Requests started per second at most, all threads together: keeps to the
+    #: account's rate limit instead of being refused (429) and retrying. None: unpaced.
+    max_requests_per_second: float | None = Field(None, gt=0)
     #: Fields that may be shortened to NexaDesk's limits instead of failing the record.
     truncate: list[str] = Field(
         default_factory=lambda: ["visitor_name", "visitor_company", "need_summary", "source"]

@@ -43,3 +43,31 @@ def test_writes_go_out_concurrently_and_a_held_one_does_not_stop_the_others(
             connector.close()
         assert [r.ok for r in results] == [True] * 10
         assert len(nd.leads()) == 10
+
+
+def _create_many(box: Sandbox, n: int, **section: object) -> list[WriteResult]:
+    config = NexaDeskConfig(**{**box.pair_config()["nexadesk"], **section})
+    connector = NexaDeskConnector(config)
+    try:
+        return connector.create([
+            CreateItem(f"crm-{i}", {"visitor_name": f"Paced {i}", "visitor_email": f"p{i}@x.io"})
+            for i in range(n)
+        ])  # fmt: skip
+    finally:
+        connector.close()
+
+
+def test_a_configured_rate_keeps_concurrent_writes_under_the_limit(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "sandbox") as box:
+        nd = box.nexadesk
+        nd.rate_limit = 20  # requests per second, refused beyond with a 429
+        # Paced below the limit, eight threads write with no request refused: each
+        # create is exactly one request...
+        nd.reset_counts()
+        results = _create_many(box, 45, concurrency=8, max_requests_per_second=15)
+        assert [r.ok for r in results] == [True] * 45
+        assert nd.counts["create"] == 45
+        # ...where unpaced they run into the limit and have to retry.
+        nd.reset_counts()
+        _create_many(box, 30, concurrency=8)
+        assert nd.counts["create"] > 30

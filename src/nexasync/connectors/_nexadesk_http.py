@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from nexasync.config import NexaDeskConfig
+from nexasync.connectors._pacing import RateLimiter
 from nexasync.metrics import count_request
 
 LEADS_PATH = "/api/v1/external/leads"
@@ -124,6 +125,8 @@ class Http:
         self._attempts = config.max_retries + 1
         self._backoff = backoff_wait(backoff, backoff_max)
         self._max_retry_after = max_retry_after
+        rate = config.max_requests_per_second
+        self._pacer = RateLimiter(rate) if rate else None
 
     def close(self) -> None:
         self.client.close()
@@ -176,6 +179,8 @@ class Http:
     def _once(
         self, kind: str, method: str, params: dict[str, Any] | None, json: Any
     ) -> httpx.Response:
+        if self._pacer is not None:
+            self._pacer.acquire()  # every attempt, retries too: each one is a request
         with self._stats_lock:
             self.stats[kind] += 1
         try:
