@@ -170,6 +170,35 @@ def test_search_leaves_out_archived_and_merged_away_contacts(emu: HubSpotEmulato
     assert find(api) == ["Keep"]
 
 
+def test_a_write_between_two_pages_shows_on_the_second(
+        raw: httpx.Client, emu: HubSpotEmulator, people: dict[str, str]) -> None:
+    """Pages of one query are served from its matches kept since the last write: each
+    kind of write, over HTTP or direct, must show on the very next page."""
+    oldest = {"sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+              "properties": ["firstname"], "limit": 2}
+
+    def page(after: int) -> tuple[int, list[str]]:
+        answer = raw.post(SEARCH, json={**oldest, "after": after}).json()
+        return answer["total"], [r["properties"]["firstname"] for r in answer["results"]]
+
+    assert page(0) == (5, ["Ada", "Grace"])
+    assert page(2) == (5, ["Alan", "Katherine"])
+    patched = raw.patch(f"/crm/v3/objects/contacts/{people['Alan']}",
+                        json={"properties": {"phone": "+1 555"}})
+    assert patched.status_code == 200
+    assert page(2) == (5, ["Katherine", "Edsger"])  # Alan is the newest now
+    emu.archive_contact(people["Katherine"])
+    assert page(2) == (4, ["Edsger", "Alan"])
+    emu.set_lastmodified([people["Alan"]], T0 - timedelta(days=1))
+    assert page(0) == (4, ["Alan", "Ada"])
+    created = raw.post(f"{SEARCH.rsplit('/', 1)[0]}/batch/create",
+                       json={"inputs": [{"properties": {"firstname": "Newest"}}]})
+    assert created.status_code == 201
+    assert page(4) == (5, ["Newest"])
+    emu.merge(people["Ada"], people["Grace"])  # Ada modified now: ties go in id order
+    assert page(2) == (4, ["Ada", "Newest"])
+
+
 # -- limits -----------------------------------------------------------------------------
 @pytest.mark.parametrize("body", [
     {"limit": 201},

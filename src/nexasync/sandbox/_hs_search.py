@@ -4,12 +4,14 @@ results a query).
 
 Each page is computed against the data as it is at that request, so rows shift
 between pages when data changes, as they do on HubSpot. Ties on the sort property
-come in id order.
+come in id order. A query's matches are kept until the next write (``Store.memo``),
+so paging through it filters and sorts the contacts once, not once a page.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -151,13 +153,14 @@ def _compile(store: Store, spec: Any) -> Test:
     return lambda r: r.has(name) and r.key(prop) is not None and test(r.key(prop))
 
 
-def _groups(store: Store, body: dict[str, Any]) -> list[list[Test]]:
+def _groups(store: Store, body: dict[str, Any]) -> tuple[list[list[Test]], tuple[Prop, ...]]:
+    """The compiled groups, and the definitions of the properties they filter on."""
     groups = list(body.get("filterGroups") or [])
     if body.get("filters"):
         groups.append({"filters": body["filters"]})
     if len(groups) > MAX_GROUPS:
         raise bad_request(f"Too many filter groups: {len(groups)} (maximum {MAX_GROUPS})")
-    compiled, count = [], 0
+    compiled, count, used = [], 0, []
     for group in groups:
         filters = group.get("filters") if isinstance(group, dict) else None
         if not isinstance(filters, list):
@@ -167,9 +170,10 @@ def _groups(store: Store, body: dict[str, Any]) -> list[list[Test]]:
                               f"(maximum {MAX_GROUP_FILTERS})")
         count += len(filters)
         compiled.append([_compile(store, f) for f in filters])
+        used += [store.props[f["propertyName"]] for f in filters]
     if count > MAX_FILTERS:
         raise bad_request(f"Too many filters: {count} (maximum {MAX_FILTERS})")
-    return compiled
+    return compiled, tuple(used)
 
 
 def _sort(store: Store, body: dict[str, Any]) -> tuple[Prop, bool] | None:
@@ -198,23 +202,9 @@ def _int(value: Any, name: str, default: int) -> int:
         raise bad_request(f"Invalid input JSON: {name} must be a number") from None
 
 
-def search(store: Store, body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise bad_request("Invalid input JSON: the body must be an object")
-    groups = _groups(store, body)
-    limit = _int(body.get("limit"), "limit", DEFAULT_LIMIT)
-    if not 0 < limit <= MAX_LIMIT:
-        raise bad_request(f"limit must be between 1 and {MAX_LIMIT}")
-    after = _int(body.get("after"), "after", 0)
-    if after < 0 or after >= RESULT_CAP:
-        raise bad_request(f"The search endpoints return at most {RESULT_CAP} results for a "
-                          f"query; after={after} pages beyond them. Narrow the query.")
-    sort = _sort(store, body)
-    wanted = body.get("properties")
-    if isinstance(wanted, str):
-        wanted = [p.strip() for p in wanted.split(",") if p.strip()]
-    query = str(body.get("query") or "").strip().casefold()
-
+def _matches(store: Store, groups: list[list[Test]], sort: tuple[Prop, bool] | None,
+             query: str) -> list[Contact]:
+    """Every contact the query finds, in the order its pages list them."""
     def matches(row: Row) -> bool:
         if groups and not any(all(t(row) for t in g) for g in groups):
             return False
@@ -228,11 +218,34 @@ def search(store: Store, body: Any) -> dict[str, Any]:
         lack = [r for r in rows if not (r.has(prop.name) and r.key(prop) is not None)]
         have.sort(key=lambda r: r.key(prop), reverse=descending)
         rows = have + lack  # unset values come last either way
+    return [r.contact for r in rows]
+
+
+def search(store: Store, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("Invalid input JSON: the body must be an object")
+    groups, used = _groups(store, body)
+    limit = _int(body.get("limit"), "limit", DEFAULT_LIMIT)
+    if not 0 < limit <= MAX_LIMIT:
+        raise bad_request(f"limit must be between 1 and {MAX_LIMIT}")
+    after = _int(body.get("after"), "after", 0)
+    if after < 0 or after >= RESULT_CAP:
+        raise bad_request(f"The search endpoints return at most {RESULT_CAP} results for a "
+                          f"query; after={after} pages beyond them. Narrow the query.")
+    sort = _sort(store, body)
+    wanted = body.get("properties")
+    if isinstance(wanted, str):
+        wanted = [p.strip() for p in wanted.split(",") if p.strip()]
+    query = str(body.get("query") or "").strip().casefold()
+    # The definitions are part of the key: a property's type decides how it compares.
+    filters = json.dumps([body.get("filterGroups"), body.get("filters")], sort_keys=True,
+                         default=repr)
+    rows = store.memo(("search", filters, used, sort, query),
+                      lambda: _matches(store, groups, sort, query))
     end = min(after + limit, len(rows), RESULT_CAP)
     out: dict[str, Any] = {
         "total": len(rows),
-        "results": [store.render(r.contact, wanted if wanted else None)
-                    for r in rows[after:end]],
+        "results": [store.render(c, wanted if wanted else None) for c in rows[after:end]],
     }
     if end < len(rows):
         out["paging"] = {"next": {"after": str(end)}}

@@ -4,10 +4,10 @@ the forward-only lifecycle stage, and merges."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from nexasync.sandbox._hs_errors import HsError, bad_request, conflict, invalid, not_found
 from nexasync.sandbox._hs_schema import (
@@ -22,6 +22,9 @@ from nexasync.sandbox._hs_values import check
 
 #: New contacts get this stage unless the write names one.
 DEFAULT_LIFECYCLE = "lead"
+#: How many answers :meth:`Store.memo` keeps at once (a sync pages a few queries at a time).
+MEMO_SIZE = 8
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,6 +62,25 @@ class Store:
         #: While the search index lags (see :meth:`hold_search_index`): what search still
         #: shows of each contact written since, None for one it does not show yet.
         self._unindexed: dict[str, Contact | None] | None = None
+        #: Goes up with every change search or listing could see; see :meth:`memo`.
+        self.version = 0
+        self._memo: dict[Hashable, Any] = {}
+
+    def touch(self) -> None:
+        """The contacts changed: answers kept by :meth:`memo` are stale. The write methods
+        call it; whoever edits contacts directly (seeding, bulk stamps) must too."""
+        self.version += 1
+        self._memo.clear()
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s answer, kept until the next :meth:`touch`: paging through one
+        query scans the contacts once, not once a page."""
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]
+            self._memo[key] = compute()
+        value: T = self._memo[key]
+        return value
 
     def now(self) -> datetime:
         return ms(self.clock())
@@ -121,10 +143,12 @@ class Store:
         created meanwhile not at all), while every other endpoint sees the writes."""
         if self._unindexed is None:
             self._unindexed = {}
+            self.touch()
 
     def release_search_index(self, ids: Iterable[str] | None = None) -> None:
         """The index catches up: with every write, or with those of ``ids`` only (the
         others stay unsearchable: HubSpot indexes each object on its own)."""
+        self.touch()
         if ids is None or self._unindexed is None:
             self._unindexed = None
             return
@@ -132,6 +156,7 @@ class Store:
             self._unindexed.pop(str(id_), None)
 
     def _before_write(self, contact: Contact | None, id_: str) -> None:
+        self.touch()
         if self._unindexed is not None and id_ not in self._unindexed:
             self._unindexed[id_] = None if contact is None else replace(
                 contact, props=dict(contact.props), merged_ids=list(contact.merged_ids))

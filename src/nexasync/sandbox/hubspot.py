@@ -122,7 +122,10 @@ class HubSpotEmulator(Emulator):
 
     def seed(self, n: int, *, seed: int = 0) -> list[str]:
         with self._lock:
-            return seed_contacts(self.store, n, seed)
+            try:
+                return seed_contacts(self.store, n, seed)
+            finally:
+                self.store.touch()  # seeding backdates the stamps after creating
 
     def set_lastmodified(self, ids: Iterable[str], when: datetime) -> None:
         """Give contacts one identical lastmodifieddate, as a bulk edit does."""
@@ -132,6 +135,7 @@ class HubSpotEmulator(Emulator):
                 if contact is None:
                     raise KeyError(id_)
                 contact.updated = ms(when)
+                self.store.touch()
 
     def _live(self, id_: str) -> Contact:
         contact = self.store.find(id_)
