@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency", type=float, default=0.02, help="seconds added to each request")
     p.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     p.add_argument("--concurrency", type=int, default=4, help="nexadesk.concurrency of the sync")
+    p.add_argument("--nd-pace", type=float, default=None, metavar="R",
+                   help="nexadesk.max_requests_per_second of the sync (unpaced by default)")
     p.add_argument("--nd-rate-limit", type=int, default=None, metavar="N",
                    help="NexaDesk emulator: at most N requests a second (429 beyond)")  # fmt: skip
     p.add_argument("--json", type=Path, help="write the results here")
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nexasync-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        opts = Options(latency=args.latency, concurrency=args.concurrency, workdir=workdir)
+        opts = Options(latency=args.latency, concurrency=args.concurrency, workdir=workdir,
+                       nd_pace=args.nd_pace, nd_rate_limit=args.nd_rate_limit)
         baseline = startup_baseline(workdir)
         results: list[dict[str, Any]] = []
         with Emulators(workdir / "sandbox", args.latency, args.nd_rate_limit) as emulators:

@@ -68,7 +68,13 @@ def pages(n: int, size: int) -> int:
 
 
 def lower_bound(
-    crm: str, work: Work, *, latency: float, concurrency: int, search_rate: float = 4.0
+    crm: str,
+    work: Work,
+    *,
+    latency: float,
+    concurrency: int,
+    search_rate: float = 4.0,
+    nd_rate_limit: float | None = None,
 ) -> Bound:
     nd_reads = pages(work.nd_read, ND_PAGE)
     crm_reads = pages(work.crm_read, READ_PAGE[crm])
@@ -80,6 +86,9 @@ def lower_bound(
         searching = (crm_reads - 1) / search_rate
         beyond = max(0, crm_writes - HS_WINDOW_REQUESTS)
         rate = max(searching, beyond * HS_WINDOW_SECONDS / HS_WINDOW_REQUESTS)
+    if nd_rate_limit:
+        # NexaDesk's limit allows this many requests a second, however many threads.
+        rate = max(rate, (nd_reads + nd_writes - 1) / nd_rate_limit)
     wall = max(latency * rounds, rate)
     return Bound(
         nexadesk=nd_reads + nd_writes,

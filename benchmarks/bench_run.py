@@ -44,6 +44,8 @@ class Options:
     concurrency: int
     workdir: Path
     search_rate: float = 4.0
+    nd_pace: float | None = None
+    nd_rate_limit: float | None = None
 
 
 def measure_child(argv: list[str], log: Path) -> dict[str, Any]:
@@ -121,6 +123,8 @@ class Chain:
         data["state"] = {"url": f"sqlite:///{state}"}
         pair = dict(data["pairs"][0])
         pair["nexadesk"] = {**pair["nexadesk"], "concurrency": self.opts.concurrency}
+        if self.opts.nd_pace:
+            pair["nexadesk"]["max_requests_per_second"] = self.opts.nd_pace
         if self.crm == "hubspot":
             pair["crm"] = {**pair["crm"], "search_rate": self.opts.search_rate}
         data["pairs"] = [pair]
@@ -141,7 +145,7 @@ class Chain:
         work = Work(reads[0], reads[1], writes["nexadesk"], writes["crm"])
         bound = lower_bound(
             self.crm, work, latency=self.opts.latency, concurrency=self.opts.concurrency,
-            search_rate=self.opts.search_rate,
+            search_rate=self.opts.search_rate, nd_rate_limit=self.opts.nd_rate_limit,
         )  # fmt: skip
         nd_data = _data(counts["nexadesk"])
         crm_data = _data(counts[self.crm])
