@@ -255,6 +255,30 @@ def test_list_pages_with_an_id_cursor(emu: HubSpotEmulator, api: HubSpot,
     assert raw.get("/crm/v3/objects/contacts", params={"limit": 101}).status_code == 400
 
 
+def test_a_write_between_two_list_pages_shows_on_the_second(
+        emu: HubSpotEmulator, raw: httpx.Client) -> None:
+    """Listing pages from an id index kept until the next write: the next page must
+    see every write made since the last one."""
+    ids = emu.seed(6, seed=4)
+
+    def page(after: str | None = None, archived: bool = False) -> tuple[list[str], str | None]:
+        params = {"limit": 3, "archived": str(archived).lower()}
+        if after:
+            params["after"] = after
+        body = raw.get("/crm/v3/objects/contacts", params=params).json()
+        cursor = body.get("paging", {}).get("next", {}).get("after")
+        return [c["id"] for c in body["results"]], cursor
+
+    assert page() == (ids[:3], ids[3])
+    assert page(archived=True) == ([], None)
+    assert raw.delete(f"/crm/v3/objects/contacts/{ids[4]}").status_code == 204
+    new = emu.add_contact(firstname="New")
+    assert page(ids[3]) == ([ids[3], ids[5], new], None)
+    assert page(archived=True) == ([ids[4]], None)
+    emu.merge(ids[0], ids[1])
+    assert page() == ([ids[0], ids[2], ids[3]], ids[5])
+
+
 # -- owners and properties --------------------------------------------------------------
 def test_owners_api_filters_by_email_and_pages(emu: HubSpotEmulator, api: HubSpot) -> None:
     ids = [emu.add_owner(f"rep{i}@example.com", f"Rep{i}", "X") for i in range(3)]
