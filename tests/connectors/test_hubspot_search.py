@@ -40,6 +40,22 @@ def test_a_backlog_past_the_search_cap_is_read_completely(sandbox: Sandbox) -> N
     assert connector.stats["search"] <= math.ceil(len(ids) / 200) + 1
 
 
+def test_a_window_that_reads_all_its_query_matched_ends_the_walk(sandbox: Sandbox) -> None:
+    # Exactly the cap, the newest 1,000 at one timestamp: the window's total says it
+    # read everything, so no second window re-reads the contacts of its last timestamp.
+    ids = sandbox.emulator.seed(10_000, seed=6)
+    start = sandbox.time.now() - timedelta(days=1)
+    for n, id in enumerate(ids[:9_000]):
+        sandbox.emulator.set_lastmodified([id], start + timedelta(milliseconds=n))
+    sandbox.emulator.set_lastmodified(ids[9_000:], start + timedelta(hours=1))
+    connector = sandbox.connector()
+
+    seen = [r.id for r in connector.pull(None, Known())]
+
+    assert sorted(seen) == sorted(ids)
+    assert connector.stats["search"] == 50
+
+
 def test_a_bulk_edit_of_20000_contacts_at_one_instant_is_read_completely(
     sandbox: Sandbox,
 ) -> None:

@@ -94,7 +94,7 @@ class WindowedSearch:
             last: int | None = None
             at_last: set[str] = set()
             capped = bulk = False
-            for row, count in self._window([lower] if lower else [], MODIFIED):
+            for row, count, total in self._window([lower] if lower else [], MODIFIED):
                 id = str(row["id"])
                 stamp = row_modified(row)
                 t = to_ms(stamp) if stamp else 0
@@ -102,7 +102,8 @@ class WindowedSearch:
                 if t != last:
                     last, at_last = t, set()
                 at_last.add(id)
-                capped = count >= self._cap
+                # A window that read all its query matched ends the walk, even at the cap.
+                capped = count >= self._cap and total > count
                 if id not in skip:
                     yield row
                 # A full first page of one timestamp may be a bulk edit too big for any
@@ -134,9 +135,9 @@ class WindowedSearch:
             if after_id is not None:
                 filters.append(_filter(OBJECT_ID, "GT", after_id))
             capped = False
-            for row, count in self._window(filters, OBJECT_ID):
+            for row, count, total in self._window(filters, OBJECT_ID):
                 after_id = str(row["id"])
-                capped = count >= self._cap
+                capped = count >= self._cap and total > count
                 if after_id not in seen:
                     yield row
             if not capped:
@@ -144,9 +145,9 @@ class WindowedSearch:
 
     def _window(
         self, filters: list[dict[str, str]], sort: str
-    ) -> Iterator[tuple[dict[str, Any], int]]:
-        """One query's results (with how many the query has answered so far), paged
-        up to the cap and never past it."""
+    ) -> Iterator[tuple[dict[str, Any], int, int]]:
+        """One query's results (with how many the query has answered so far, and how
+        many it matched in all), paged up to the cap and never past it."""
         count = 0
         after: str | None = None
         while count < self._cap:
@@ -163,9 +164,10 @@ class WindowedSearch:
                 self.first_total = int(page.get("total") or 0)
                 self.first_time = self._api.server_time
             results = page.get("results") or []
+            total = int(page.get("total") or 0)
             for row in results:
                 count += 1
-                yield row, count
+                yield row, count, total
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not results or not after:
                 return
