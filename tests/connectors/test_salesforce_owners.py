@@ -3,30 +3,15 @@ lead cursor, trusted for as long as one long-running process trusts them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from _salesforce_env import Sandbox, by_id
 from known_ids import Known
 
 from nexasync.connectors._owners import USERS_TTL_SECONDS
 from nexasync.connectors.base import CreateItem
 from nexasync.connectors.salesforce import SalesforceConnector
-from nexasync.sandbox import _http
 
 REPS = {"rep-1": "rita@example.com", "rep-2": "sam@example.com"}
 
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> _http.TestCA:
-    return _http.TestCA(tmp_path_factory.mktemp("sf-ca"))
-
-
-@pytest.fixture
-def sandbox(ca: _http.TestCA) -> Iterator[Sandbox]:
-    box = Sandbox(ca)
-    yield box
-    box.close()
 
 
 def _process(sandbox: Sandbox) -> SalesforceConnector:

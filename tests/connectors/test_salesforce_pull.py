@@ -4,7 +4,6 @@ soft deletes, purges and the fallback when getDeleted cannot cover the gap."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,19 +12,6 @@ from known_ids import Known
 
 from nexasync.connectors.base import Record
 from nexasync.connectors.salesforce import SalesforceApiError
-from nexasync.sandbox import _http
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> _http.TestCA:
-    return _http.TestCA(tmp_path_factory.mktemp("sf-ca"))
-
-
-@pytest.fixture
-def sandbox(ca: _http.TestCA) -> Iterator[Sandbox]:
-    box = Sandbox(ca)
-    yield box
-    box.close()
 
 
 def test_first_pull_reads_every_lead_in_canonical_form(sandbox: Sandbox) -> None:

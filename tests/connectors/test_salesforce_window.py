@@ -5,31 +5,17 @@ aggregate query, changes cost the pages they fill, and what the count shows miss
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import pytest
 from _salesforce_env import Sandbox, by_id
 from known_ids import Known
 
 from nexasync.connectors._sf_window import MAX_IDS, Window
 from nexasync.connectors.base import Pull, Record
 from nexasync.connectors.salesforce import SalesforceConnector
-from nexasync.sandbox import _http
 
 BURST = 450  # three pages of 200
 
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> _http.TestCA:
-    return _http.TestCA(tmp_path_factory.mktemp("sf-ca"))
-
-
-@pytest.fixture
-def sandbox(ca: _http.TestCA) -> Iterator[Sandbox]:
-    box = Sandbox(ca)
-    yield box
-    box.close()
 
 
 def _connector(sandbox: Sandbox) -> SalesforceConnector:

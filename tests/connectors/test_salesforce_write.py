@@ -3,27 +3,12 @@ an answer is lost, converted leads left alone, owners mapped, and matching."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from _salesforce_env import Sandbox, by_id
 from known_ids import Known
 
 from nexasync.connectors.base import CreateItem, UpdateItem
 from nexasync.lead import normalise
-from nexasync.sandbox import _http
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> _http.TestCA:
-    return _http.TestCA(tmp_path_factory.mktemp("sf-ca"))
-
-
-@pytest.fixture
-def sandbox(ca: _http.TestCA) -> Iterator[Sandbox]:
-    box = Sandbox(ca)
-    yield box
-    box.close()
 
 
 def item(source: str, **fields: object) -> CreateItem:
