@@ -65,6 +65,22 @@ def test_changes_after_a_burst_cost_their_page_and_the_count(sandbox: Sandbox) -
     assert records == [] and counts == {"search": 2}
 
 
+@pytest.mark.parametrize("changed", [400, 430])
+def test_more_changes_than_a_page_are_read_without_repeating_the_page(
+    sandbox: Sandbox, changed: int
+) -> None:
+    ids, first, known = _burst(sandbox)
+    for n, id in enumerate(ids):  # every contact of the burst, then new ones
+        sandbox.time.advance(seconds=0.01)
+        sandbox.emulator.update_contact(id, phone=f"+1 555 {n}")
+    extra = [sandbox.contact(lastname=f"Extra {n}") for n in range(changed - BURST)]
+    pull, records, counts = _pull(sandbox, first.cursor, known)
+    assert sorted(r.id for r in records) == sorted([*ids, *extra])
+    # The newest page, the older changes after the watermark (only those: the walk
+    # stops before the page it would repeat), and the window's count.
+    assert counts == {"search": 1 + -(-(changed - 200) // 200) + 1}
+
+
 def test_a_late_change_inside_a_big_window_is_read_next_pull(sandbox: Sandbox) -> None:
     ids, first, known = _burst(sandbox)
     # Committed before a newer change, searchable only after it was read.

@@ -81,15 +81,21 @@ class WindowedSearch:
         self.first_total: int | None = None
         #: HubSpot's time when it answered that first page.
         self.first_time: datetime | None = None
+        #: How many contacts the query of the latest page matched, and which window of
+        #: the walk that query was (1: the first, which starts at ``since``).
+        self.last_total: int | None = None
+        self.windows = 0
 
     def changed(self, since: datetime | None) -> Iterator[dict[str, Any]]:
         """Each contact with ``lastmodifieddate >= since`` (all when None), once,
         oldest change first."""
-        self.first_total = self.first_time = None
+        self.first_total = self.first_time = self.last_total = None
+        self.windows = 0
         lower: dict[str, str] | None = (
             None if since is None else _filter(MODIFIED, "GTE", to_ms(since)))
         skip: set[str] = set()
         while True:
+            self.windows += 1
             first: int | None = None
             last: int | None = None
             at_last: set[str] = set()
@@ -164,7 +170,7 @@ class WindowedSearch:
                 self.first_total = int(page.get("total") or 0)
                 self.first_time = self._api.server_time
             results = page.get("results") or []
-            total = int(page.get("total") or 0)
+            total = self.last_total = int(page.get("total") or 0)
             for row in results:
                 count += 1
                 yield row, count, total
