@@ -17,7 +17,6 @@ from nexasync.connectors.salesforce import SalesforceConnector
 BURST = 450  # three pages of 200
 
 
-
 def _connector(sandbox: Sandbox) -> SalesforceConnector:
     return sandbox.connector(query_batch_size=200, overlap_seconds=300)
 
@@ -71,6 +70,27 @@ def test_changes_after_a_burst_cost_the_probe_and_their_own_page(sandbox: Sandbo
     assert window is not None and window.count == BURST + 1 and new in (window.ids or ())
 
     # And the cycle after is idle again.
+    _, spent = _cost(sandbox, connector, connector.pull(pull.cursor, Known([*ids, new])))
+    assert spent == Counter({"queryAll": 1})
+
+
+def test_a_change_after_a_burst_within_one_second_costs_one_page(sandbox: Sandbox) -> None:
+    # SOQL compares stamps to the second: the watermark's second, three pages here,
+    # matches the read of what changed after it. Read newest first, it is never paged.
+    sandbox.clock.advance(seconds=0.5)
+    ids = [sandbox.lead(LastName=f"Same Second {i}") for i in range(BURST)]
+    connector = _connector(sandbox)
+    first = connector.pull(None, Known(ids))
+    list(first)
+    sandbox.clock.advance(seconds=30)
+    sandbox.emulator.update_lead(ids[7], Phone="+1 555 0107")
+    new = sandbox.lead(LastName="New")
+
+    pull = connector.pull(first.cursor, Known(ids))
+    records, spent = _cost(sandbox, connector, pull)
+
+    assert set(records) == {ids[7], new}
+    assert spent == Counter({"queryAll": 2})  # the probe, then one page of changes
     _, spent = _cost(sandbox, connector, connector.pull(pull.cursor, Known([*ids, new])))
     assert spent == Counter({"queryAll": 1})
 

@@ -159,7 +159,9 @@ class LeadPuller:
         if window.ids is not None and newest is not None and newest > watermark:
             # Up to the probe's newest second: what changes meanwhile is the next cycle's.
             until = soql_datetime(floor_second(newest) + timedelta(seconds=1))
-            changed = yield from self._read(watermark, read, inclusive=False, until=until)
+            changed = yield from self._read(
+                watermark, read, inclusive=False, until=until, newest_first=True
+            )
             grown = window.grown(changed)
             if grown.count == count:
                 return grown, _latest(read.high, watermark)
@@ -181,25 +183,33 @@ class LeadPuller:
 
     def _read(
         self, since: datetime | None, read: _Read, *, inclusive: bool = True,
-        until: str | None = None,
+        until: str | None = None, newest_first: bool = False,
     ) -> Generator[Record, None, set[str]]:
         """Rows stamped from ``since`` (all when None; after it unless ``inclusive``) and
-        before ``until``, in stamp order, yielded as records once per version; returns
-        their ids."""
+        before ``until``, yielded as records once per version; returns their ids.
+
+        Oldest first, to the end. ``newest_first`` is for the changes after a watermark:
+        SOQL compares to the second, so the rows of the watermark's own second, read
+        already, match too; newest first they come last, and the read stops at the
+        first of them instead of paging through them."""
         soql = f"SELECT {', '.join(self._select())} FROM Lead"
         if since is not None:
             soql += f" WHERE SystemModstamp {'>=' if inclusive else '>'} {soql_datetime(since)}"
             if until is not None:
                 soql += f" AND SystemModstamp < {until}"
-        soql += " ORDER BY SystemModstamp, Id"
+        soql += " ORDER BY SystemModstamp DESC, Id DESC" if newest_first else \
+            " ORDER BY SystemModstamp, Id"
         ids: set[str] = set()
-        # Read to its end every time: the next page can be fetched while this one is read.
         pages = self._api.query_pages(soql, include_deleted=True, batch_size=self._batch_size)
-        for page in prefetched(pages):
+        # A read to the end can fetch its next page while this one is converted; one that
+        # may stop early must not ask for a page it never reads.
+        for page in pages if newest_first else prefetched(pages):
             for row in page:
                 id, version = str(row["Id"]), row.get("SystemModstamp")
-                ids.add(id)
                 stamp = parse_sf_datetime(version)
+                if newest_first and since is not None and stamp is not None and stamp <= since:
+                    return ids
+                ids.add(id)
                 read.tracker.add(stamp, id)
                 if stamp and (read.high is None or stamp > read.high):
                     read.high = stamp
