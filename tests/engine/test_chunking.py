@@ -58,6 +58,23 @@ def test_spool_round_trips_records_and_indexes_emails() -> None:
     assert spool.ids() == ["a1", "a2", "a3"] and len(spool) == 3
 
 
+def test_spool_keeps_every_holder_of_an_email_and_fields_it_has_no_slot_for() -> None:
+    spool = Spool()
+    for id in ("x", "y", "z"):
+        spool.add(Record(id, {"visitor_email": "twin@example.com", "visitor_phone": None}))
+    assert spool.with_email("twin@example.com") == ["x", "y", "z"]
+    spool.add(Record("y", {"visitor_email": "other@example.com"}))
+    spool.add(Record("z", deleted=True))
+    assert spool.with_email("twin@example.com") == ["x"]
+    assert spool.with_email("other@example.com") == ["y"]
+    # A blank field stays blank, an unread one stays unread.
+    assert spool.get("x") == Record("x", {"visitor_email": "twin@example.com",
+                                          "visitor_phone": None})
+    odd = Record("o", {"visitor_name": "Odd", "_read_only": "converted"})
+    spool.add(odd)
+    assert spool.get("o") == odd
+
+
 @pytest.mark.parametrize("size", [1, 2])
 def test_first_sync_matches_by_email_across_chunks(tmp_path: Path, size: int) -> None:
     config, store, conns = _setup(tmp_path)

@@ -19,15 +19,25 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from nexasync.connectors.base import Record
-from nexasync.lead import norm_email
+from nexasync.lead import FIELDS, norm_email
 
 _MARSHAL, _PICKLE = b"m", b"p"
+_CANONICAL = frozenset(FIELDS)
+#: A field the record does not hold (unknown), as opposed to one it holds blank.
+_ABSENT = ...
 
 
 def _encode(record: Record) -> bytes:
     when = record.modified_at
+    fields = record.fields
+    # Values in the canonical order, not a dict: the field names are not stored again
+    # with every record. A name outside the canonical ones keeps the dict form.
+    values: object = (
+        tuple(fields.get(name, _ABSENT) for name in FIELDS)
+        if fields.keys() <= _CANONICAL else dict(fields)
+    )
     row = (
-        record.fields,
+        values,
         record.version,
         # A timestamp survives marshal; the instant is what merges compare.
         None if when is None else when.timestamp(),
@@ -45,7 +55,11 @@ def _encode(record: Record) -> bytes:
 def _decode(id: str, data: bytes) -> Record:
     kind, body = data[:1], data[1:]
     row = marshal.loads(body) if kind == _MARSHAL else pickle.loads(body)
-    fields, version, when, deleted, read_only, invalid, merged = row
+    values, version, when, deleted, read_only, invalid, merged = row
+    fields = (
+        {name: v for name, v in zip(FIELDS, values) if v is not _ABSENT}
+        if isinstance(values, tuple) else values
+    )
     return Record(
         id,
         fields,
@@ -64,7 +78,8 @@ class Spool:
 
     def __init__(self) -> None:
         self._data: dict[str, bytes] = {}
-        self._by_email: dict[str, list[str]] = {}
+        #: Normalised email -> the id holding it, or the ids when several do.
+        self._by_email: dict[str, str | list[str]] = {}
         self._email_of: dict[str, str] = {}
         #: Ids of records that could not be read into the canonical shape.
         self.invalid: set[str] = set()
@@ -83,15 +98,25 @@ class Spool:
         email = None if record.deleted else norm_email(record.fields.get("visitor_email"))
         if email:
             self._email_of[record.id] = email
-            self._by_email.setdefault(email, []).append(record.id)
+            held = self._by_email.get(email)
+            if held is None:
+                self._by_email[email] = record.id  # the common case: no list to keep
+            elif isinstance(held, str):
+                self._by_email[email] = [held, record.id]
+            else:
+                held.append(record.id)
 
     def _forget_email(self, id: str) -> None:
         email = self._email_of.pop(id, None)
-        if email is not None:
-            ids = self._by_email[email]
-            ids.remove(id)
-            if not ids:
-                del self._by_email[email]
+        if email is None:
+            return
+        held = self._by_email[email]
+        if isinstance(held, str):
+            del self._by_email[email]
+            return
+        held.remove(id)
+        if len(held) == 1:
+            self._by_email[email] = held[0]
 
     def get(self, id: str) -> Record | None:
         data = self._data.get(id)
@@ -108,7 +133,10 @@ class Spool:
 
     def with_email(self, email: str) -> list[str]:
         """Ids of the records (deleted ones aside) whose normalised email is ``email``."""
-        return list(self._by_email.get(email, ()))
+        held = self._by_email.get(email)
+        if held is None:
+            return []
+        return [held] if isinstance(held, str) else list(held)
 
     def has_email(self, email: str | None) -> bool:
         return email is not None and email in self._by_email
