@@ -199,7 +199,14 @@ class HubSpotApi:
         self._backoff = wait_exponential(multiplier=backoff_seconds, max=30 * backoff_seconds) \
             + wait_random(0, backoff_seconds)
         self._sleep = sleep
+        self._monotonic = monotonic
         self.search_limiter = RateLimiter(config.search_rate, clock=monotonic, sleep=sleep)
+        #: Paces every other request to the app's rolling limit as HubSpot states it on
+        #: each answer (``X-HubSpot-RateLimit-Max`` per ``-Interval-Milliseconds``), so a
+        #: run of batch writes keeps under it instead of meeting a 429 and waiting out the
+        #: window. None until an answer has said what the limit is.
+        self.window_limiter: RateLimiter | None = None
+        self._window: tuple[int, int] | None = None
         assert config.access_token is not None  # the config refuses a section without one
         options: dict[str, Any] = {
             "access_token": config.access_token.get_secret_value(),
@@ -234,8 +241,9 @@ class HubSpotApi:
         failures as :class:`HubSpotApiError`. Every request sent counts in ``stats``."""
 
         def once() -> tuple[int, Any]:
-            if limiter is not None:
-                limiter.acquire()
+            pacer = limiter or self.window_limiter
+            if pacer is not None:
+                pacer.acquire()
             self.stats[kind] += 1
             try:
                 response = fn(_preload_content=False, _request_timeout=self.config.timeout)
@@ -252,7 +260,7 @@ class HubSpotApi:
                 count_request("hubspot", "error")
                 raise connection_error(exc) from None
             count_request("hubspot", response.status)
-            self._note_date(getattr(response, "headers", None))
+            self._note_answer(getattr(response, "headers", None))
             data = response.data
             return response.status, (json.loads(data) if data else None)
 
@@ -262,6 +270,20 @@ class HubSpotApi:
             with attempt:
                 return once()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_answer(self, headers: Any) -> None:
+        self._note_date(headers)
+        most = _header(headers, "X-HubSpot-RateLimit-Max")
+        interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        if not (most and most.isdigit() and interval and interval.isdigit()):
+            return
+        window = (int(most), int(interval))
+        if window != self._window and window[0] > 0 and window[1] > 0:
+            self._window = window
+            limiter = RateLimiter(window[0] * 1000 / window[1], clock=self._monotonic,
+                                  sleep=self._sleep)
+            limiter.acquire()  # the request just answered counts, or the next two pile up
+            self.window_limiter = limiter
 
     def _note_date(self, headers: Any) -> None:
         text = _header(headers, "Date")
