@@ -4,7 +4,13 @@ the state store updated only for what succeeded.
 Order matters for crash safety: a create's intent is stored *before* the call and
 cleared only after its link is saved, so a kill between the two is recovered
 without a duplicate (see :mod:`.recover`). Links are saved after every batch, so
-a kill loses at most the batch in flight, which the next cycle reads again.
+a kill loses at most the outcomes of the batch in flight and of the one before it
+(stored while the next is sent), which the next cycle reads again.
+
+A cycle hands the executor one chunk's plan at a time (:meth:`Executor.submit`):
+writes queue per operation and side and go out in full batches, a partial batch
+waiting for the next chunk; deletes wait until every chunk is planned, so the
+mass-delete guard sees them all together.
 """
 
 from __future__ import annotations
