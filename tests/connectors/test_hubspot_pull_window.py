@@ -65,14 +65,18 @@ def test_changes_after_a_burst_cost_their_page_and_the_count(sandbox: Sandbox) -
     assert records == [] and counts == {"search": 2}
 
 
-@pytest.mark.parametrize(("changed", "apart"), [(400, 0.01), (430, 0.01), (430, 0.0)])
+@pytest.mark.parametrize(
+    ("changed", "apart", "per_instant"),
+    [(400, 0.01, 1), (430, 0.01, 1), (430, 0.0, 1), (400, 0.001, 15)],
+)
 def test_more_changes_than_a_page_are_read_without_repeating_the_page(
-    sandbox: Sandbox, changed: int, apart: float
+    sandbox: Sandbox, changed: int, apart: float, per_instant: int
 ) -> None:
     ids, first, known = _burst(sandbox)
     sandbox.time.advance(seconds=1)
     for n, id in enumerate(ids):  # every contact of the burst, then new ones
-        sandbox.time.advance(seconds=apart)  # 0: a bulk edit, every change one instant
+        if n % per_instant == 0:  # 15: a fast edit, ties that the page edge cuts into
+            sandbox.time.advance(seconds=apart)  # 0: a bulk edit, every change one instant
         sandbox.emulator.update_contact(id, phone=f"+1 555 {n}")
     extra = [sandbox.contact(lastname=f"Extra {n}") for n in range(changed - BURST)]
     pull, records, counts = _pull(sandbox, first.cursor, known)

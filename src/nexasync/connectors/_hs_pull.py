@@ -40,6 +40,7 @@ from nexasync.connectors._hs_mapping import ContactMapping, MappingError, Owners
 from nexasync.connectors._hs_owners import OwnerCache
 from nexasync.connectors._hs_search import (
     MODIFIED,
+    NOT_IN_VALUES,
     OBJECT_ID,
     WindowedSearch,
     iso_ms,
@@ -215,7 +216,7 @@ class ContactPuller:
                     # More changes than a page: the rest, newer than the watermark (the
                     # window's count answers for anything at or behind it).
                     after = watermark + timedelta(milliseconds=1)
-                    yield from self._walk_to_page(after, reading)
+                    yield from self._walk_to_page(after, rows, reading)
                 count = self._count_since(window.since)
         tally = LiveCount(live, live_before, merged_before, checked)
         yield from tally.check(self._api, reading.rows, reading.merged, window, known,
@@ -244,22 +245,27 @@ class ContactPuller:
             window = Window(window.since, count, ids)
         set_cursor(self._cursor(high, window, live, checked, reading, known))
 
-    def _walk_to_page(self, after: datetime, reading: _Reading) -> Iterator[Record]:
-        """The changes from ``after`` on, the newest of which the first page read holds
-        already (in ``reading``).
+    def _walk_to_page(
+        self, after: datetime, page: list[dict[str, Any]], reading: _Reading
+    ) -> Iterator[Record]:
+        """The changes from ``after`` on, the newest of which ``page`` holds already.
 
         The walk, oldest first, ends with the page's rows: it stops before the request
-        that would only repeat them, once every contact its query matched is in hand
-        (the page's and its own; a tie running past the page is in the count, so it is
-        read). A contact of the page archived meanwhile leaves the count one short of
-        what it was, so the walk may then stop one change early; that change is behind
-        the new watermark, inside the recent window, and is read when the window
-        settles."""
-        walk = self._search.changed(after)
+        that would only repeat them, once every contact its query matched is in hand.
+        The page's contacts at its oldest stamp are left out of the query (a tie there
+        comes back in the walk's own order, mixed with the ones the page lacks), so the
+        walk's rows before the page's are exactly the changes still to read. A contact
+        of the page archived meanwhile leaves the count one short, so the walk may then
+        stop one change early; that change is behind the new watermark, inside the
+        recent window, and is read when the window settles."""
+        cut = min(_ms(r) for r in page)
+        tied = [str(r["id"]) for r in page if _ms(r) == cut]
+        leave_out = tied if len(tied) <= NOT_IN_VALUES else []
+        walk = self._search.changed(after, leave_out=leave_out)
         for row in walk:
             yield from reading.take(row)
             if self._search.windows == 1 and len(reading.stamps) >= (
-                    self._search.last_total or 0):
+                    self._search.last_total or 0) + len(leave_out):
                 walk.close()
                 return
 

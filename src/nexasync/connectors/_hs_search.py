@@ -21,7 +21,7 @@ Each window moves strictly forward, so the walk ends, in about one request per
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +29,8 @@ from nexasync.connectors._hs_api import SEARCH_PAGE_SIZE, HubSpotApi
 
 #: HubSpot answers no search past this many results.
 SEARCH_CAP = 10_000
+#: Values one IN / NOT_IN filter may list.
+NOT_IN_VALUES = 100
 MODIFIED = "lastmodifieddate"
 OBJECT_ID = "hs_object_id"
 
@@ -86,9 +88,14 @@ class WindowedSearch:
         self.last_total: int | None = None
         self.windows = 0
 
-    def changed(self, since: datetime | None) -> Iterator[dict[str, Any]]:
+    def changed(
+        self, since: datetime | None, *, leave_out: Iterable[str] = ()
+    ) -> Iterator[dict[str, Any]]:
         """Each contact with ``lastmodifieddate >= since`` (all when None), once,
-        oldest change first."""
+        oldest change first; ``leave_out`` (at most :data:`NOT_IN_VALUES` ids) are
+        not asked for."""
+        out = sorted(leave_out)
+        extra = [{"propertyName": OBJECT_ID, "operator": "NOT_IN", "values": out}] if out else []
         self.first_total = self.first_time = self.last_total = None
         self.windows = 0
         lower: dict[str, str] | None = (
@@ -100,7 +107,8 @@ class WindowedSearch:
             last: int | None = None
             at_last: set[str] = set()
             capped = bulk = False
-            for row, count, total in self._window([lower] if lower else [], MODIFIED):
+            for row, count, total in self._window(([lower] if lower else []) + extra,
+                                                  MODIFIED):
                 id = str(row["id"])
                 stamp = row_modified(row)
                 t = to_ms(stamp) if stamp else 0
@@ -121,6 +129,7 @@ class WindowedSearch:
                 return
             if first == last:
                 # One timestamp fills the whole window: walk it by id, then go past it.
+                self.windows += 1  # its queries' totals are not the first window's
                 yield from self._one_timestamp(last, at_last | skip)
                 lower, skip = _filter(MODIFIED, "GT", last), set()
             else:
