@@ -39,6 +39,17 @@ def _after_burst(sandbox: Sandbox) -> tuple[SalesforceConnector, list[str], Pull
     return connector, ids, first
 
 
+def _commit_late(sandbox: Sandbox, read: Pull, behind: timedelta) -> str:
+    """A lead stamped ``behind`` the watermark of ``read``, committed after that read;
+    the clock then goes on 30 seconds past where it was."""
+    watermark = datetime.fromisoformat(read.cursor["watermark"])  # type: ignore[index]
+    now = sandbox.clock.now
+    sandbox.clock.now = watermark - behind
+    late = sandbox.emulator.add_lead(LastName="Late", Company="Slow Tx")
+    sandbox.clock.now = now + timedelta(seconds=30)
+    return late
+
+
 def test_a_burst_larger_than_a_page_is_remembered_and_an_idle_cycle_costs_one_request(
     sandbox: Sandbox,
 ) -> None:
@@ -97,12 +108,8 @@ def test_a_change_after_a_burst_within_one_second_costs_one_page(sandbox: Sandbo
 
 def test_a_late_commit_inside_the_window_is_read_by_the_next_cycle(sandbox: Sandbox) -> None:
     connector, ids, first = _after_burst(sandbox)
-    watermark = datetime.fromisoformat(first.cursor["watermark"])  # type: ignore[index]
     # A transaction stamped two minutes before our newest row commits after our read.
-    now = sandbox.clock.now
-    sandbox.clock.now = watermark - timedelta(minutes=2)
-    late = sandbox.emulator.add_lead(LastName="Late", Company="Slow Tx")
-    sandbox.clock.now = now + timedelta(seconds=30)
+    late = _commit_late(sandbox, first, timedelta(minutes=2))
 
     pull = connector.pull(first.cursor, Known(ids))
     records, spent = _cost(sandbox, connector, pull)
@@ -119,11 +126,7 @@ def test_a_late_commit_inside_the_window_is_read_by_the_next_cycle(sandbox: Sand
 
 def test_a_late_commit_beside_a_normal_change_is_read_too(sandbox: Sandbox) -> None:
     connector, ids, first = _after_burst(sandbox)
-    watermark = datetime.fromisoformat(first.cursor["watermark"])  # type: ignore[index]
-    now = sandbox.clock.now
-    sandbox.clock.now = watermark - timedelta(seconds=90)
-    late = sandbox.emulator.add_lead(LastName="Late", Company="Slow Tx")
-    sandbox.clock.now = now + timedelta(seconds=30)
+    late = _commit_late(sandbox, first, timedelta(seconds=90))
     sandbox.emulator.update_lead(ids[0], Phone="+1 555 0199")
 
     records, _ = _cost(sandbox, connector, connector.pull(first.cursor, Known(ids)))
