@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from nexasync.lead import from_json, to_json
+from nexasync.store._bulk import executemany
 from nexasync.store._sql import chunks, upsert_insert
 from nexasync.store._values import Intent
 from nexasync.store.models import IntentRow, utcnow
@@ -62,7 +63,7 @@ def add_intents(
         for source_id, payload in latest.items()
     ]
     if rows:
-        conn.execute(_upsert(conn.dialect.name), rows)
+        executemany(conn, _upsert(conn.dialect.name), rows)
 
 
 def clear_intents(

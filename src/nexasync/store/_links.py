@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
 from nexasync.lead import Lead, to_json
+from nexasync.store._bulk import executemany
 from nexasync.store._sql import chunks
 from nexasync.store._values import Link, StoreError, pending_from_json
 from nexasync.store.models import LinkRow
@@ -127,7 +128,7 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     first = conn.execute(_INSERT_ONE, rows[0]).scalar_one()
     top = conn.execute(_TOP_ID).scalar_one()
     ids = range(top + 1, top + len(rows))
-    conn.execute(_INSERT_MANY, [{"id": id, **row} for id, row in zip(ids, rows[1:])])
+    executemany(conn, _INSERT_MANY, [{"id": id, **row} for id, row in zip(ids, rows[1:])])
     return [first, *ids]
 
 
@@ -177,7 +178,7 @@ def write_links(conn: Connection, links: Sequence[Link], now: datetime) -> list[
         if missing:
             raise _refuse(missing)
         params = [{"link_id": id, **values[i]} for id, i in sorted(updates.items())]
-        result = conn.execute(_UPDATE, params)
+        result = executemany(conn, _UPDATE, params)
         if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
             # Deleted by another process since the check (SQLite reads outside of
             # the write transaction until its first write).

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Table, delete, insert, or_
 from sqlmodel import Session, col, select
 
 from nexasync.logs import scrub
+from nexasync.store._bulk import executemany
 from nexasync.store._values import Event
 from nexasync.store.models import EventRow, RecordErrorRow, RunRow, utcnow
 
@@ -52,7 +53,7 @@ class Trail:
             for nexadesk_id, crm_id, action, detail in events
         ]
         with self._engine.begin() as conn:
-            conn.execute(_ADD_EVENTS, rows)
+            executemany(conn, _ADD_EVENTS, rows)
 
     def events_for(self, id: str, limit: int = 50) -> list[Event]:
         """Events of the lead with NexaDesk or CRM id ``id``, newest first."""
