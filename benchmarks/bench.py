@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="NexaDesk emulator: at most N requests a second (429 beyond)")  # fmt: skip
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--workdir", type=Path, help="keep configs, state and logs here")
+    p.add_argument("--wrap", metavar="CMD",
+                   help="run each cycle under CMD, e.g. a profiler; {out} in it is the "
+                   "cycle's log path without .log (CPU and RSS then include CMD's)")
     return p.parse_args(argv)
 
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         opts = Options(latency=args.latency, concurrency=args.concurrency, workdir=workdir,
-                       nd_pace=args.nd_pace, nd_rate_limit=args.nd_rate_limit)
+                       nd_pace=args.nd_pace, nd_rate_limit=args.nd_rate_limit, wrap=args.wrap)
         baseline = startup_baseline(workdir)
         results: list[dict[str, Any]] = []
         with Emulators(workdir / "sandbox", args.latency, args.nd_rate_limit) as emulators:

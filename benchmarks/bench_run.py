@@ -9,6 +9,7 @@ counters; the cycle's writes from the run summary the sync stores.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ class Options:
     search_rate: float = 4.0
     nd_pace: float | None = None
     nd_rate_limit: float | None = None
+    #: A command each cycle runs under (a profiler); ``{out}`` is the cycle's log path
+    #: without its suffix.
+    wrap: str | None = None
 
 
 def measure_child(argv: list[str], log: Path) -> dict[str, Any]:
@@ -139,7 +143,10 @@ class Chain:
         self._runs += 1
         argv = [sys.executable, "-m", "nexasync", "--config", str(config), "--log-level",
                 "warning", "sync", "--once"]  # fmt: skip
-        child = measure_child(argv, self.dir / f"{self._runs:02d}-{scenario}.log")
+        log = self.dir / f"{self._runs:02d}-{scenario}.log"
+        if self.opts.wrap:
+            argv = shlex.split(self.opts.wrap.replace("{out}", str(log.with_suffix("")))) + argv
+        child = measure_child(argv, log)
         counts = self.emu.call("counts")
         writes = _summary_writes(state)
         work = Work(reads[0], reads[1], writes["nexadesk"], writes["crm"])
