@@ -46,6 +46,9 @@ class CrmSide:
     def delete(self, id: str) -> None: ...
     def get(self, id: str) -> dict[str, Any] | None: ...
     def leads(self) -> list[dict[str, Any]]: ...
+    def add_user(self, email: str, name: str) -> str:
+        """A CRM user (Salesforce user, HubSpot owner) that leads can be owned by."""
+        ...
     def stage_of(self, nd_stage: str) -> str | None:
         """The stage a NexaDesk stage reads back as after a round trip."""
         ...
@@ -90,6 +93,8 @@ class SalesforceSide(CrmSide):
                 out[theirs] = lead[ours]
         if "stage" in lead:
             out["Status"] = self.STATUS_OF[lead["stage"]]
+        if "owner" in lead:
+            out["OwnerId"] = lead["owner"]
         return out
 
     def add(self, **lead: Any) -> str:
@@ -104,6 +109,9 @@ class SalesforceSide(CrmSide):
 
     def delete(self, id: str) -> None:
         self.emulator.delete_lead(id)
+
+    def add_user(self, email: str, name: str) -> str:
+        return self.emulator.add_user(email, name)
 
     def purge(self, id: str) -> None:
         self.emulator.purge(id)
@@ -123,6 +131,7 @@ class SalesforceSide(CrmSide):
             "description": row.get("Description") or None,
             "deleted": bool(row.get("IsDeleted")),
             "converted": bool(row.get("IsConverted")),
+            "owner": row.get("OwnerId"),
             "name_fits": len(row.get("LastName") or "") <= 80
             and len(row.get("FirstName") or "") <= 40,
         }
@@ -177,6 +186,8 @@ class HubSpotSide(CrmSide):
                 out[theirs] = lead[ours] if lead[ours] is not None else ""
         if "stage" in lead:
             out["hs_lead_status"] = self.STATUS_OF[lead["stage"]]
+        if "owner" in lead:
+            out["hubspot_owner_id"] = lead["owner"]
         return out
 
     def add(self, **lead: Any) -> str:
@@ -194,6 +205,10 @@ class HubSpotSide(CrmSide):
     def delete(self, id: str) -> None:
         self.emulator.archive_contact(id)
 
+    def add_user(self, email: str, name: str) -> str:
+        first, last = _split(name)
+        return self.emulator.add_owner(email, first or "", last)
+
     def merge(self, primary: str, merged: str) -> str:
         return self.emulator.merge(primary, merged)
 
@@ -210,6 +225,7 @@ class HubSpotSide(CrmSide):
             "description": p.get("message") or None,
             "deleted": bool(row.get("archived")),
             "converted": False,
+            "owner": p.get("hubspot_owner_id") or None,
             "name_fits": True,
         }
 

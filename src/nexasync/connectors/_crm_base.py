@@ -31,6 +31,7 @@ class CrmConnector(Connector):
     _owners: Any
 
     def pull(self, cursor: Cursor | None, known: KnownIds) -> Pull:
+        self._owners.forget_deferred()
         return self._puller.pull(cursor, known)  # type: ignore[no-any-return]
 
     def create(self, items: Sequence[CreateItem]) -> list[WriteResult]:
@@ -51,3 +52,8 @@ class CrmConnector(Connector):
     def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
         """NexaDesk rep id -> email, so reps map to CRM users by email (``rep_by_email``)."""
         self._owners.set_rep_directory(rep_emails)
+
+    def settle_owners(self) -> dict[str, str]:
+        """Reps for the records the last pull read while the rep directory did not yet
+        know their owner (record id -> rep id); see :meth:`OwnerMap.settle`."""
+        return self._owners.settle()  # type: ignore[no-any-return]

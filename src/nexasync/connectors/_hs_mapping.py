@@ -123,6 +123,11 @@ class ContactMapping:
             return ABSENT if rep is None else normalise_field(name, rep)
         return normalise_field(name, value)
 
+    def owner_of(self, props: Mapping[str, Any]) -> str | None:
+        """The owner of a contact's properties, when owners are synced."""
+        target = self.target("assigned_rep_id")
+        return norm_str(props.get(target)) if target else None
+
     # -- canonical -> HubSpot ----------------------------------------------------------
     def write(self, lead: Lead, owners: Owners, *, create: bool) -> dict[str, str]:
         """Property values for ``lead`` (only its fields; ``""`` clears a property, and

@@ -67,6 +67,8 @@ def read_record(
         fields = mapping.read(props, owners)
     except (MappingError, ValueError) as exc:
         return Record(id, invalid=str(exc), merged_ids=merged)
+    if "assigned_rep_id" not in fields and (user := mapping.owner_of(props)):
+        owners.defer(id, user)
     version = iso_ms(stamp) if stamp else None
     return Record(id, fields, version, stamp, merged_ids=merged)
 

@@ -23,6 +23,9 @@ class Owners(Protocol):
 
     def rep_for(self, user_id: str) -> str | None: ...
 
+    def defer(self, record_id: str, user_id: str) -> None:
+        """``record_id`` is owned by ``user_id``, who maps to no rep yet."""
+
 
 class NoOwners:
     """For a mapping used without owner resolution: no rep maps to any user."""
@@ -31,6 +34,9 @@ class NoOwners:
         return None
 
     def rep_for(self, user_id: str) -> str | None:
+        return None
+
+    def defer(self, record_id: str, user_id: str) -> None:
         return None
 
 

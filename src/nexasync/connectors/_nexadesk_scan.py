@@ -84,6 +84,10 @@ class State:
         }
 
 
+#: Pages a first scan reads ahead of its reader: more than one chunk of leads.
+FIRST_SCAN_AHEAD = 32
+
+
 class Scan:
     """One pull. :meth:`records` streams the records and finally sets the cursor."""
 
@@ -142,8 +146,11 @@ class Scan:
         stable = True
         listing = pages(self.http, "list", {"sort": "updated_at:desc"})
         # A first scan reads every page; a later one stops at its watermark, where a page
-        # fetched ahead would be a request for nothing.
-        for page in prefetched(listing) if self.stop is None else listing:
+        # fetched ahead would be a request for nothing. A first sync writes while it
+        # reads (see engine.stream): the pages read meanwhile wait here, a chunk's worth
+        # and more (a few MB), so the read never waits for the writes.
+        ahead = FIRST_SCAN_AHEAD
+        for page in prefetched(listing, ahead) if self.stop is None else listing:
             first_total = page.total if first_total is None else first_total
             if previous is not None and page.total < previous:
                 stable = False

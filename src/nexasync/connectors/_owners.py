@@ -42,6 +42,9 @@ class OwnerMap:
         # The engine maps a batch's answer while the next batch is on the wire: both may
         # find the users unread, and they must be read once.
         self._lock = threading.Lock()
+        #: Records read while their owner mapped to no rep (record id -> user id): a
+        #: rep learned later in the cycle, from NexaDesk's read, may be theirs.
+        self._deferred: dict[str, str] = {}
 
     def set_rep_directory(self, rep_emails: Mapping[str, str | None]) -> None:
         """NexaDesk rep id -> email, as the NexaDesk side learned it."""
@@ -70,6 +73,21 @@ class OwnerMap:
         reps = sorted(rep for rep, e in self._rep_emails.items() if e == email)
         # Reps sharing one email are one person to Salesforce; pick one, always the same.
         return reps[0] if reps else None
+
+    def defer(self, record_id: str, user_id: str) -> None:
+        if self._by_email and user_id not in self._user_to_rep:
+            self._deferred[record_id] = user_id
+
+    def forget_deferred(self) -> None:
+        self._deferred = {}
+
+    def settle(self) -> dict[str, str]:
+        """The reps the deferred records' owners map to now (record id -> rep id), as
+        far as the rep directory now tells; forgets every deferred record."""
+        deferred, self._deferred = self._deferred, {}
+        if not self._rep_emails:
+            return {}
+        return {rid: rep for rid, user in deferred.items() if (rep := self.rep_for(user))}
 
     def export(self) -> dict[str, str] | None:
         """The active users read (id -> email); None when none were read or adopted."""

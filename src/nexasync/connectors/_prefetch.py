@@ -26,14 +26,15 @@ class _Failed:
         self.error = error
 
 
-def prefetched(pages: Iterable[T]) -> Iterator[T]:
+def prefetched(pages: Iterable[T], ahead: int = 1) -> Iterator[T]:
     """The items of ``pages`` in order, each fetched while the one before is in use.
 
     The source runs in one thread of its own, with this thread's context (logging
-    binds), at most two pages ahead. Its errors are raised here, where the
-    page would have been; a reader that stops early stops the fetching too.
+    binds), at most ``ahead`` pages ahead plus the one it is fetching. Its errors are
+    raised here, where the page would have been; a reader that stops early stops the
+    fetching too.
     """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
+    handoff: queue.Queue[object] = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
     def put(item: object) -> bool:

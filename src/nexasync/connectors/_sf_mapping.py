@@ -101,6 +101,11 @@ class LeadMapping:
             return ABSENT if rep is None else normalise_field(name, rep)
         return normalise_field(name, value)
 
+    def owner_of(self, row: Mapping[str, Any]) -> str | None:
+        """The user owning a Lead row, when owners are synced."""
+        target = self.fields.get("assigned_rep_id")
+        return norm_str(row.get(target)) if target else None
+
     # -- canonical -> Salesforce ---------------------------------------------------
     def write(self, lead: Lead, owners: Owners, *, create: bool) -> dict[str, Any]:
         """Lead field values for ``lead`` (only its fields; a create also fills the

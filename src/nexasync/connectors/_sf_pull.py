@@ -58,6 +58,8 @@ def read_record(row: Mapping[str, Any], mapping: LeadMapping, owners: Owners) ->
         fields = mapping.read(row, owners)
     except (MappingError, ValueError) as exc:
         return Record(id, version=version, invalid=str(exc))
+    if "assigned_rep_id" not in fields and (user := mapping.owner_of(row)):
+        owners.defer(id, user)
     if row.get("IsConverted"):
         fields["pipeline_stage"] = "converted"
         return Record(id, fields, version, modified, read_only="converted")

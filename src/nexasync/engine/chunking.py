@@ -15,7 +15,7 @@ each link is planned once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nexasync.connectors.base import Record
@@ -58,10 +58,13 @@ class Chunker:
         spools: dict[Side, Spool],
         pending: Sequence[Link],
         size: int = CHUNK,
+        *,
+        taken: Mapping[Side, set[str]] | None = None,
     ) -> None:
         self._pair, self._store, self._spools, self._size = pair, store, spools, size
         self._pending = {link.id: link for link in pending if link.id is not None}
-        self._taken: dict[Side, set[str]] = {"nexadesk": set(), "crm": set()}
+        #: Ids already planned (``taken``: before the chunker, as it was read).
+        self._taken: dict[Side, set[str]] = {s: set((taken or {}).get(s, ())) for s in SIDES}
 
     def chunks(self) -> Iterator[Chunk]:
         for side in SIDES:

@@ -1,5 +1,8 @@
 """One sync cycle of one pair: recover, pull both sides, reconcile, execute, record.
 
+A first sync reads the CRM first and writes NexaDesk's new leads while NexaDesk is
+still being read (:mod:`.stream`); every other cycle reads both sides, then plans.
+
 The cursors are stored last, after every write's outcome is in the store: a cycle
 killed at any point reads the same changes again next time, and the links saved
 so far make those re-reads no-ops (their versions match, or their values agree).
@@ -9,27 +12,26 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 import structlog
 
 from nexasync.config import PairConfig
 from nexasync.connectors.base import Connector, Pull, Record
-from nexasync.engine.chunking import CHUNK, Chunker
+from nexasync.engine.chunking import CHUNK, Chunk, Chunker
 from nexasync.engine.execute import Executor, Summary
 from nexasync.engine.merges import plan_merges
 from nexasync.engine.plan import SIDES, Plan, Side, other
 from nexasync.engine.progress import Progress
 from nexasync.engine.reconcile import Policy, guard_deletes, reconcile
 from nexasync.engine.recover import recover_intents
+from nexasync.engine.reps import settle_owners, share_reps
 from nexasync.engine.spool import Spool
+from nexasync.engine.stream import Streamer
 from nexasync.lead import norm_email
 from nexasync.store.store import Link, StateStore
-
-REPS_CURSOR = "reps"
 
 
 @dataclass
@@ -62,16 +64,24 @@ def policy_for(config: PairConfig, connectors: Mapping[Side, Connector]) -> Poli
     )
 
 
-def _collect(pull: Pull, side: Side, stop: threading.Event, progress: Progress) -> Spool:
+def _collect(
+    pull: Pull,
+    side: Side,
+    stop: threading.Event,
+    progress: Progress,
+    offer: Callable[[Record], None] | None = None,
+) -> Spool:
     out = Spool()
     progress.reading(side)
     for record in pull:
         if stop.is_set():
-            # Nothing is written yet: dropping what was read loses nothing, since the
-            # cursor only moves at the end of a finished cycle.
+            # Dropping what was read loses nothing, since the cursor only moves at the
+            # end of a finished cycle; what was written meanwhile has its links stored.
             raise Interrupted
         out.add(record)  # a record seen twice while paginating: the later wins
         progress.pulled(side)
+        if offer is not None:
+            offer(record)
     return out
 
 
@@ -166,42 +176,21 @@ def _run_cycle(
     log = structlog.get_logger("nexasync.cycle")
     if not dry_run:
         store.start_run(pair, run_id)
+    executor: Executor | None = None
     try:
         if not dry_run:
             recovered = recover_intents(pair, store, connectors)
             if recovered:
                 log.info("recovered interrupted creates", count=recovered)
         cursors = {s: store.get_cursor(pair, s) for s in SIDES}
-        pulls: dict[Side, Pull] = {}
-        spools: dict[Side, Spool] = {}
-        for side in SIDES:
-            if side == "crm":
-                _share_reps(pair, store, connectors, dry_run)
-            pulls[side] = connectors[side].pull(cursors[side], store.known_ids(pair, side))
-            spools[side] = _collect(pulls[side], side, stop, progress)
-            log.info(
-                "pulled", side=side, system=connectors[side].system, records=len(spools[side])
-            )
-        survivors = spools["crm"].records(sorted(spools["crm"].merged))
-        relinks, notes = plan_merges(pair, store, survivors)
-        if relinks and not dry_run:
-            store.save_links(relinks)
-            store.add_events(
-                run_id,
-                pair,
-                [(r.nexadesk_id, r.crm_id, "crm merge", n) for r, n in zip(relinks, notes)],
-            )
-        for note in notes:
-            log.info("crm merge", detail=note)
         full = {s: cursors[s] is None for s in SIDES}
         policy = policy_for(config, connectors)
         link_count = store.link_count(pair)
         executor = None if dry_run else Executor(pair, run_id, store, connectors, policy.project)
         plan = Plan(pair)
-        chunker = Chunker(pair, store, spools, store.pending_links(pair, now=now), chunk_size)
-        # Planned and written a chunk at a time, so what is alive at once is one chunk's
-        # records and items however many leads changed.
-        for chunk in chunker.chunks():
+        spools: dict[Side, Spool] = {}
+
+        def plan_chunk(chunk: Chunk) -> None:
             for side in SIDES:
                 _drop_echoes(chunk.changes[side], chunk.links[side], side)
             part = reconcile(
@@ -217,8 +206,62 @@ def _run_cycle(
             progress.plan(part)
             if executor is not None:
                 executor.submit(part, stop=stop, progress=progress)
-                if executor.interrupted:
-                    break
+
+        def plan_streamed(chunk: Chunk) -> None:
+            # The reps read so far, so the CRM connector maps these leads' owners.
+            share_reps(pair, store, connectors, dry_run)
+            plan_chunk(chunk)
+            if executor is not None and executor.interrupted:
+                raise Interrupted
+
+        # A first sync reads the CRM first and plans NexaDesk's leads as they come
+        # (see .stream); a dry run plans after reading, so nothing is planned twice.
+        streaming = all(full.values()) and executor is not None
+        streamer: Streamer | None = None
+        pulls: dict[Side, Pull] = {}
+        for side in ("crm", "nexadesk") if streaming else SIDES:
+            if side == "crm":
+                share_reps(pair, store, connectors, dry_run)
+            pulls[side] = connectors[side].pull(cursors[side], store.known_ids(pair, side))
+            if side == "nexadesk" and streaming:
+                streamer = Streamer(pair, store, spools["crm"], plan_streamed, chunk_size)
+            offer = None if streamer is None else streamer.offer
+            spools[side] = _collect(pulls[side], side, stop, progress, offer)
+            log.info(
+                "pulled", side=side, system=connectors[side].system, records=len(spools[side])
+            )
+        taken: dict[Side, set[str]] = {"nexadesk": set(), "crm": set()}
+        if streamer is not None:
+            taken["nexadesk"] = streamer.done()
+            share_reps(pair, store, connectors, dry_run)
+            settle_owners(connectors["crm"], spools["crm"])
+            if streamer.again and executor is not None:
+                # Their creates must be stored as links before their later reading is
+                # planned, or that reading would be created again.
+                executor.drain()
+        survivors = spools["crm"].records(sorted(spools["crm"].merged))
+        relinks, notes = plan_merges(pair, store, survivors)
+        if relinks and not dry_run:
+            store.save_links(relinks)
+            store.add_events(
+                run_id,
+                pair,
+                [(r.nexadesk_id, r.crm_id, "crm merge", n) for r, n in zip(relinks, notes)],
+            )
+        for note in notes:
+            log.info("crm merge", detail=note)
+        pending = store.pending_links(pair, now=now)
+        if streamer is not None:
+            # What this cycle's streamed writes left pending waits for the next cycle,
+            # as every write's outcome does.
+            pending = [p for p in pending if p.nexadesk_id not in streamer.planned]
+        chunker = Chunker(pair, store, spools, pending, chunk_size, taken=taken)
+        # Planned and written a chunk at a time, so what is alive at once is one chunk's
+        # records and items however many leads changed.
+        for chunk in chunker.chunks():
+            if executor is not None and executor.interrupted:
+                break
+            plan_chunk(chunk)
         if executor is None:
             guard_deletes(plan, link_count, policy)
             for warning in plan.warnings:
@@ -251,31 +294,17 @@ def _run_cycle(
         log.info("cycle done", status=status, **_flat(summary))
         return CycleResult(pair, run_id, plan, summary, status)
     except Interrupted:
+        # While reading, only a first sync has written anything (see .stream).
+        summary = None if executor is None else executor.summary
         if not dry_run:
-            store.finish_run(run_id, "interrupted", {})
+            store.finish_run(run_id, "interrupted", summary.as_dict() if summary else {})
         log.info("cycle interrupted", stage="reading")
-        return CycleResult(pair, run_id, Plan(pair), None, "interrupted")
+        return CycleResult(pair, run_id, Plan(pair), summary, "interrupted")
     except Exception as exc:
         if not dry_run:
             store.finish_run(run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}")
         log.error("cycle failed", error=f"{type(exc).__name__}: {exc}")
         raise
-
-
-def _share_reps(
-    pair: str, store: StateStore, connectors: Mapping[Side, Connector], dry_run: bool
-) -> None:
-    """Hand the CRM connector the NexaDesk rep directory (rep id -> email), kept in the
-    store so owners still map in a cycle that read no lead carrying a rep."""
-    known: dict[str, Any] = dict(store.get_cursor(pair, REPS_CURSOR) or {})
-    learned = getattr(connectors["nexadesk"], "rep_emails", None) or {}
-    if learned and any(known.get(k) != v for k, v in learned.items()):
-        known.update(learned)
-        if not dry_run:
-            store.set_cursor(pair, REPS_CURSOR, known)
-    setter = getattr(connectors["crm"], "set_rep_directory", None)
-    if setter is not None:
-        setter(known)
 
 
 def _flat(summary: Summary) -> dict[str, int]:
