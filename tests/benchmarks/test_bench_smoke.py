@@ -112,3 +112,19 @@ def test_initial_syncs_do_the_expected_work(results: dict[tuple[str, str], Any],
         "crm": {"updated": LEADS // 100},
         "nexadesk": {"updated": LEADS // 100},
     }
+
+
+def test_the_client_floor_measures_every_call_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench_floor import main
+
+    assert main(["--leads", "400"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    measured = {line[:58].strip(): float(line[58:]) for line in lines[1:6]}
+    assert set(measured) == {
+        "NexaDesk list pages (GET, 100 a page, JSON)",
+        "NexaDesk create (POST, one a lead)",
+        "Salesforce sObject Collections upsert (200 a request)",
+        "HubSpot batch create (100 a request)",
+        "sqlite3 executemany: a link row with two JSON snapshots",
+    }
+    assert all(us > 0 for us in measured.values())
