@@ -56,6 +56,26 @@ def test_a_window_that_reads_all_its_query_matched_ends_the_walk(sandbox: Sandbo
     assert connector.stats["search"] == 50
 
 
+def test_a_bulk_edit_met_inside_a_window_is_not_read_twice(sandbox: Sandbox) -> None:
+    # A first read: 4,000 changes a millisecond apart, then 10,000 at one instant. The
+    # window meets the instant on its 21st page, which it fills alone: a count says
+    # 10,000 share it, so the walk goes by id from there instead of filling the window
+    # with 6,000 of them and reading those again by id.
+    ids = sandbox.emulator.seed(14_000, seed=7)
+    start = sandbox.time.now() - timedelta(days=1)
+    for n, id in enumerate(ids[:4_000]):
+        sandbox.emulator.set_lastmodified([id], start + timedelta(milliseconds=n))
+    sandbox.emulator.set_lastmodified(ids[4_000:], start + timedelta(hours=1))
+    connector = sandbox.connector()
+
+    seen = [r.id for r in connector.pull(None, Known())]
+
+    assert len(seen) == len(set(seen)) and set(seen) == set(ids)
+    # 20 pages before the instant, its first page, the count, 50 pages by id, and the
+    # query after it: the bound (70) plus 3.
+    assert connector.stats["search"] == 20 + 1 + 1 + 50 + 1
+
+
 def test_a_bulk_edit_of_20000_contacts_at_one_instant_is_read_completely(
     sandbox: Sandbox,
 ) -> None:

@@ -11,8 +11,8 @@ query sorted by ``lastmodifieddate``:
   edit) cannot move on by time: the contacts of that timestamp are read in id
   order (``lastmodifieddate EQ t AND hs_object_id GT last``, windowed the same
   way), then the time windows go on after it (``GT t``). Such a timestamp is
-  spotted on the window's first page (full, one timestamp, and a count query
-  says 10,000+ share it) rather than after paging through a useless window.
+  spotted on the first full page it fills alone (a count query then says 10,000+
+  share it) rather than after paging through a window that cannot pass it.
 
 Each window moves strictly forward, so the walk ends, in about one request per
 200 contacts plus one or two per window.
@@ -101,10 +101,12 @@ class WindowedSearch:
         lower: dict[str, str] | None = (
             None if since is None else _filter(MODIFIED, "GTE", to_ms(since)))
         skip: set[str] = set()
+        checked: set[int] = set()
         while True:
             self.windows += 1
             first: int | None = None
             last: int | None = None
+            page_first: int | None = None
             at_last: set[str] = set()
             capped = bulk = False
             for row, count, total in self._window(([lower] if lower else []) + extra,
@@ -113,6 +115,8 @@ class WindowedSearch:
                 stamp = row_modified(row)
                 t = to_ms(stamp) if stamp else 0
                 first = t if first is None else first
+                if count % self._page_size == 1 or self._page_size == 1:
+                    page_first = t
                 if t != last:
                     last, at_last = t, set()
                 at_last.add(id)
@@ -120,15 +124,21 @@ class WindowedSearch:
                 capped = count >= self._cap and total > count
                 if id not in skip:
                     yield row
-                # A full first page of one timestamp may be a bulk edit too big for any
-                # window: ask how big before paging through a window that cannot end it.
-                if count == self._page_size and first == last and self._crowded(t):
-                    bulk = True
-                    break
+                # A full page of one timestamp may be a bulk edit too big for any window:
+                # ask how big (once per timestamp) before paging on through a window
+                # that cannot get past it. Past the first page, only where the window
+                # cannot hold all its query matched (else it gets past it anyway).
+                if (count % self._page_size == 0 and page_first == t and t not in checked
+                        and (count == self._page_size or total > self._cap)):
+                    checked.add(t)
+                    if self._crowded(t):
+                        bulk = True
+                        break
             if (not capped and not bulk) or last is None:
                 return
-            if first == last:
-                # One timestamp fills the whole window: walk it by id, then go past it.
+            if bulk or first == last:
+                # One timestamp fills a window: walk it by id, then go past it. What this
+                # window read of it (a page or two) is not yielded again.
                 self.windows += 1  # its queries' totals are not the first window's
                 yield from self._one_timestamp(last, at_last | skip)
                 lower, skip = _filter(MODIFIED, "GT", last), set()
