@@ -40,14 +40,21 @@ def test_a_backlog_past_the_search_cap_is_read_completely(sandbox: Sandbox) -> N
     assert connector.stats["search"] <= math.ceil(len(ids) / 200) + 1
 
 
+def _then_one_instant(sandbox: Sandbox, n: int, *, apart: int, seed: int) -> list[str]:
+    """``n`` contacts: the first ``apart`` changed a millisecond apart, the rest at one
+    later instant (a bulk edit)."""
+    ids = sandbox.emulator.seed(n, seed=seed)
+    start = sandbox.time.now() - timedelta(days=1)
+    for k, id in enumerate(ids[:apart]):
+        sandbox.emulator.set_lastmodified([id], start + timedelta(milliseconds=k))
+    sandbox.emulator.set_lastmodified(ids[apart:], start + timedelta(hours=1))
+    return ids
+
+
 def test_a_window_that_reads_all_its_query_matched_ends_the_walk(sandbox: Sandbox) -> None:
     # Exactly the cap, the newest 1,000 at one timestamp: the window's total says it
     # read everything, so no second window re-reads the contacts of its last timestamp.
-    ids = sandbox.emulator.seed(10_000, seed=6)
-    start = sandbox.time.now() - timedelta(days=1)
-    for n, id in enumerate(ids[:9_000]):
-        sandbox.emulator.set_lastmodified([id], start + timedelta(milliseconds=n))
-    sandbox.emulator.set_lastmodified(ids[9_000:], start + timedelta(hours=1))
+    ids = _then_one_instant(sandbox, 10_000, apart=9_000, seed=6)
     connector = sandbox.connector()
 
     seen = [r.id for r in connector.pull(None, Known())]
@@ -61,11 +68,7 @@ def test_a_bulk_edit_met_inside_a_window_is_not_read_twice(sandbox: Sandbox) -> 
     # window meets the instant on its 21st page, which it fills alone: a count says
     # 10,000 share it, so the walk goes by id from there instead of filling the window
     # with 6,000 of them and reading those again by id.
-    ids = sandbox.emulator.seed(14_000, seed=7)
-    start = sandbox.time.now() - timedelta(days=1)
-    for n, id in enumerate(ids[:4_000]):
-        sandbox.emulator.set_lastmodified([id], start + timedelta(milliseconds=n))
-    sandbox.emulator.set_lastmodified(ids[4_000:], start + timedelta(hours=1))
+    ids = _then_one_instant(sandbox, 14_000, apart=4_000, seed=7)
     connector = sandbox.connector()
 
     seen = [r.id for r in connector.pull(None, Known())]
