@@ -115,7 +115,7 @@ class WindowedSearch:
                 stamp = row_modified(row)
                 t = to_ms(stamp) if stamp else 0
                 first = t if first is None else first
-                if count % self._page_size == 1 or self._page_size == 1:
+                if (count - 1) % self._page_size == 0:
                     page_first = t
                 if t != last:
                     last, at_last = t, set()

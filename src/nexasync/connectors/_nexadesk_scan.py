@@ -149,8 +149,8 @@ class Scan:
         # fetched ahead would be a request for nothing. A first sync writes while it
         # reads (see engine.stream): the pages read meanwhile wait here, a chunk's worth
         # and more (a few MB), so the read never waits for the writes.
-        ahead = FIRST_SCAN_AHEAD
-        for page in prefetched(listing, ahead) if self.stop is None else listing:
+        ahead = prefetched(listing, FIRST_SCAN_AHEAD) if self.stop is None else listing
+        for page in ahead:
             first_total = page.total if first_total is None else first_total
             if previous is not None and page.total < previous:
                 stable = False
